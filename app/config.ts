@@ -1,0 +1,132 @@
+/**
+ * Settings come only from the environment, are validated once at start-up,
+ * and are frozen. A bad value stops the server with one line naming the
+ * variable (see ConfigError); every setting is listed in env.example.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+export type Mode = 'stream' | 'worker' | 'cluster';
+export type EngineChoice = 'stream' | 'worker';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Absolute path of the served folder. */
+  readonly filesRoot: string;
+  /** True when FILES_ROOT was not set, so a missing folder may be created with a sample file. */
+  readonly filesRootIsDefault: boolean;
+  readonly mode: Mode;
+  /** The engine each serving process uses: MODE itself, or CLUSTER_IO in cluster mode. */
+  readonly engine: EngineChoice;
+  readonly workers: number;
+  readonly maxRanges: number;
+  readonly showDotfiles: boolean;
+  /** '*' for any origin, or the exact origins allowed. Empty: CORS off. */
+  readonly corsOrigins: '*' | readonly string[];
+  readonly stallTimeoutMs: number;
+  readonly shutdownGraceMs: number;
+  readonly readChunkBytes: number;
+  readonly workerThreads: number;
+  readonly logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'RS_ERR_CONFIG';
+  constructor(readonly variable: string, readonly problem: string, readonly value: string) {
+    super(`invalid setting ${variable}=${JSON.stringify(value)}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `expected a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
+
+const boolean = z
+  .string()
+  .transform((s) => s.trim().toLowerCase())
+  .pipe(
+    z.enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'], { message: 'expected on or off' }),
+  )
+  .transform((s) => ['1', 'true', 'on', 'yes'].includes(s));
+
+const origins = z.string().transform((s, ctx): '*' | string[] => {
+  const trimmed = s.trim();
+  if (trimmed === '*') return '*';
+  if (trimmed.toLowerCase() === 'none') return [];
+  const list = trimmed.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  for (const o of list) {
+    let u: URL;
+    try {
+      u = new URL(o);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `"${o}" is not an origin like https://app.example` });
+      return z.NEVER;
+    }
+    if (u.origin !== o) {
+      ctx.addIssue({ code: 'custom', message: `"${o}" is not an origin (expected ${u.origin})` });
+      return z.NEVER;
+    }
+  }
+  return list;
+});
+
+/** Reads one variable through its schema, or throws ConfigError naming it. */
+function read<T>(env: Env, name: string, schema: z.ZodType<T, string>, fallback: string): T {
+  const raw = env[name];
+  const value = raw === undefined || raw === '' ? fallback : raw;
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw new ConfigError(name, result.error.issues[0]?.message ?? 'invalid value', value);
+  }
+  return result.data;
+}
+
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const port = read(env, 'PORT', integer(0, 65535), '8080');
+  const host = read(env, 'HOST', z.string().regex(/^[\w.:[\]-]+$/, 'expected a host name or IP address'), '127.0.0.1');
+  const rootSetting = read(env, 'FILES_ROOT', z.string(), './files');
+  const mode = read(env, 'MODE', z.enum(['stream', 'worker', 'cluster'], { message: 'expected stream, worker or cluster' }), 'stream');
+  const clusterIo = read(env, 'CLUSTER_IO', z.enum(['stream', 'worker'], { message: 'expected stream or worker' }), 'stream');
+  const workers = read(env, 'WORKERS', integer(1, 256), String(os.availableParallelism()));
+  const maxRanges = read(env, 'MAX_RANGES', integer(1, 1000), '16');
+  const showDotfiles = read(env, 'SHOW_DOTFILES', boolean, 'off');
+  const corsOrigins = read(env, 'CORS_ORIGINS', origins, '*');
+  const stallTimeoutMs = read(env, 'STALL_TIMEOUT_MS', integer(1000, 86_400_000), '60000');
+  const shutdownGraceMs = read(env, 'SHUTDOWN_GRACE_MS', integer(0, 3_600_000), '30000');
+  const readChunkBytes = read(env, 'READ_CHUNK_BYTES', integer(4096, 16 * 1024 * 1024), String(1024 * 1024));
+  const workerThreads = read(env, 'WORKER_THREADS', integer(1, 64), '4');
+  const logLevel = read(
+    env,
+    'LOG_LEVEL',
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      message: 'expected one of fatal, error, warn, info, debug, trace, silent',
+    }),
+    'info',
+  );
+  return Object.freeze({
+    port,
+    host,
+    filesRoot: path.resolve(cwd, rootSetting),
+    filesRootIsDefault: env['FILES_ROOT'] === undefined || env['FILES_ROOT'] === '',
+    mode,
+    engine: mode === 'cluster' ? clusterIo : mode,
+    workers,
+    maxRanges,
+    showDotfiles,
+    corsOrigins: Array.isArray(corsOrigins) ? Object.freeze([...corsOrigins]) : corsOrigins,
+    stallTimeoutMs,
+    shutdownGraceMs,
+    readChunkBytes,
+    workerThreads,
+    logLevel,
+  });
+}

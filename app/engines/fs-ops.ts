@@ -1,0 +1,95 @@
+/**
+ * The filesystem operations every engine needs, written once over node:fs.
+ * The stream engine calls them on libuv's threadpool; the worker engine calls
+ * the same functions inside its reader threads.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FileMeta } from '../core/types';
+import type { DirEntry, PathStat } from './types';
+
+type BigStats = fs.BigIntStats;
+
+/** Cap on entries a listing reads, so one huge directory cannot eat memory. */
+export const LISTING_LIMIT = 10_000;
+
+function kindOf(st: BigStats | fs.Stats): PathStat['kind'] {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'directory';
+  return 'other';
+}
+
+export function toPathStat(st: BigStats): PathStat {
+  return { kind: kindOf(st), size: Number(st.size), mtimeNs: st.mtimeNs, dev: Number(st.dev) };
+}
+
+export async function statPath(p: string): Promise<PathStat> {
+  return toPathStat(await fs.promises.stat(p, { bigint: true }));
+}
+
+export class NotRegularFileError extends Error {
+  readonly code = 'ENOTREG';
+  constructor() {
+    super('not a regular file');
+  }
+}
+
+export interface OpenedRaw {
+  readonly fd: number;
+  readonly meta: FileMeta;
+  readonly dev: number;
+}
+
+const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+
+/** Opens a regular file and fstats the descriptor; closes it again if it is anything else. */
+export function openRegular(p: string): Promise<OpenedRaw> {
+  return new Promise((resolve, reject) => {
+    fs.open(p, OPEN_FLAGS, (err, fd) => {
+      if (err) return reject(err);
+      fs.fstat(fd, { bigint: true }, (statErr, st) => {
+        if (statErr || !st.isFile()) {
+          fs.close(fd, () => reject(statErr ?? new NotRegularFileError()));
+          return;
+        }
+        resolve({ fd, meta: { size: Number(st.size), mtimeNs: st.mtimeNs }, dev: Number(st.dev) });
+      });
+    });
+  });
+}
+
+export function closeFd(fd: number): Promise<void> {
+  return new Promise((resolve) => fs.close(fd, () => resolve()));
+}
+
+/** One positioned read into a fresh buffer, trimmed to the bytes actually read. */
+export function readChunk(fd: number, position: number, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const buf = Buffer.allocUnsafe(length);
+    fs.read(fd, buf, 0, length, position, (err, n) => {
+      if (err) reject(err);
+      else resolve(n === length ? buf : buf.subarray(0, n));
+    });
+  });
+}
+
+export async function listDirectory(dir: string): Promise<DirEntry[]> {
+  const dirents = (await fs.promises.readdir(dir, { withFileTypes: true })).slice(0, LISTING_LIMIT);
+  const entries: DirEntry[] = [];
+  // Bounded parallelism: a listing must not flood the pool that downloads share.
+  const batch = 16;
+  for (let i = 0; i < dirents.length; i += batch) {
+    const part = await Promise.all(
+      dirents.slice(i, i + batch).map(async (d): Promise<DirEntry | undefined> => {
+        try {
+          const st = await fs.promises.stat(path.join(dir, d.name), { bigint: true });
+          return { name: d.name, kind: kindOf(st), size: Number(st.size), mtimeNs: st.mtimeNs, symlink: d.isSymbolicLink() };
+        } catch {
+          return undefined; // a broken symlink or a file removed meanwhile is simply not listed
+        }
+      }),
+    );
+    for (const e of part) if (e) entries.push(e);
+  }
+  return entries;
+}

@@ -1,0 +1,36 @@
+/**
+ * Runs a BodyStream into a response and classifies how it ended. On any
+ * failure the response is destroyed, so the client sees a short body and a
+ * closed connection (never padding, never a response that looks complete).
+ */
+import type { ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { BodyPiece } from '../core/types';
+import { BodyStream, type ChunkReader } from './body-stream';
+import type { SendOutcome } from './types';
+
+function reasonOf(err: unknown, res: ServerResponse): 'aborted' | 'short-read' | 'io-error' | 'timeout' {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'RS_ERR_SHORT_READ') return 'short-read';
+  if (code === 'RS_ERR_READ_TIMEOUT') return 'timeout';
+  if (code === 'ERR_STREAM_PREMATURE_CLOSE' || res.socket === null || res.socket.destroyed) return 'aborted';
+  return 'io-error';
+}
+
+export async function sendBody(
+  body: readonly BodyPiece[],
+  reader: ChunkReader,
+  fd: number,
+  chunkBytes: number,
+  res: ServerResponse,
+): Promise<SendOutcome> {
+  const stream = new BodyStream(body, reader, fd, chunkBytes);
+  try {
+    await pipeline(stream, res);
+    return { ok: true, bytes: stream.bytesProduced };
+  } catch (err) {
+    const reason = reasonOf(err, res);
+    if (!res.destroyed) res.destroy();
+    return { ok: false, bytes: stream.bytesProduced, reason };
+  }
+}

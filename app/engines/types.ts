@@ -1,0 +1,78 @@
+/**
+ * The port every I/O engine implements. Routes call only these methods, so no
+ * route ever branches on the mode (stream or worker); cluster mode runs one of
+ * these engines in each process.
+ *
+ * Every method that touches the disk may be slow or hang (a dying volume), so
+ * none of them may be called with a synchronous fs API, and each must be
+ * cancellable by the caller giving up on its promise without leaking an fd.
+ */
+import type { ServerResponse } from 'node:http';
+import type { BodyPiece, FileMeta } from '../core/types';
+
+export type EngineName = 'stream' | 'worker';
+
+/** What stat() says about a path. Never opens it (stat of a FIFO must not block). */
+export interface PathStat {
+  readonly kind: 'file' | 'directory' | 'other';
+  readonly size: number;
+  readonly mtimeNs: bigint;
+  /** Device id: the volume the path lives on. */
+  readonly dev: number;
+}
+
+/** A regular file opened for reading; meta comes from fstat of this very fd. */
+export interface OpenedFile {
+  readonly fd: number;
+  readonly meta: FileMeta;
+  readonly dev: number;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface DirEntry {
+  readonly name: string;
+  readonly kind: 'file' | 'directory' | 'other';
+  /** The entry itself is a symlink (its kind/size are the target's); the listing checks where it points. */
+  readonly symlink: boolean;
+  readonly size: number;
+  readonly mtimeNs: bigint;
+}
+
+/** How sending a body ended. `bytes` counts body bytes handed to the socket. */
+export type SendOutcome =
+  | { readonly ok: true; readonly bytes: number }
+  | {
+      readonly ok: false;
+      readonly bytes: number;
+      /** aborted: the client went away; short-read: the file shrank; io-error / timeout: the disk failed. */
+      readonly reason: 'aborted' | 'short-read' | 'io-error' | 'timeout';
+    };
+
+export interface Engine {
+  readonly name: EngineName;
+  /** fs.realpath: resolves symlinks so the caller can check the result stays under the root. */
+  realpath(path: string): Promise<string>;
+  /** fs.stat (follows symlinks). Rejects with the fs error (code ENOENT, EACCES, ...). */
+  stat(path: string): Promise<PathStat>;
+  /**
+   * Opens a regular file read-only with O_NOFOLLOW | O_NONBLOCK (so a FIFO swapped in
+   * after stat cannot block), then fstats the fd. Rejects with code 'ENOTREG'
+   * (and closes the fd) if it is not a regular file.
+   */
+  open(path: string): Promise<OpenedFile>;
+  /** Lists a directory with one stat per entry (symlinks followed; broken ones omitted). */
+  list(path: string): Promise<DirEntry[]>;
+  /**
+   * Writes the body pieces to `res`, whose status and headers the caller has
+   * already set (not necessarily flushed). Respects back-pressure. If the body
+   * cannot be completed (file shrank, read failed, client aborted) it destroys
+   * the response so the client sees a short body, never padding. It never
+   * closes `file`; the caller does, after the promise settles.
+   */
+  sendBody(file: OpenedFile, body: readonly BodyPiece[], res: ServerResponse): Promise<SendOutcome>;
+  /** A line for /healthz. */
+  describe(): Record<string, unknown>;
+  /** Releases threads and descriptors; called once at shutdown. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,91 @@
+/**
+ * The Express application: CORS, health, the files route, and short answers
+ * for everything else. Express stays the app; the download route itself works
+ * on the raw request and response so the hot path does the least work.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import type { Engine } from '../engines/types';
+import { corsMiddleware } from './cors';
+import { createFilesRoute, type RequestOutcome } from './files-route';
+import { sendShort } from './short-response';
+
+export interface AppContext {
+  readonly config: Config;
+  readonly engine: Engine;
+  readonly rootReal: string;
+  readonly log: Logger;
+  readonly version: string;
+  /** Extra facts for /healthz (cluster worker pids, hint status, ...). */
+  readonly health?: () => Record<string, unknown>;
+}
+
+export function createApp(ctx: AppContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  const files = createFilesRoute({
+    rootReal: ctx.rootReal,
+    engine: ctx.engine,
+    maxRanges: ctx.config.maxRanges,
+    showDotfiles: ctx.config.showDotfiles,
+    log: ctx.log,
+  });
+
+  if (ctx.config.corsOrigins === '*' || ctx.config.corsOrigins.length > 0) {
+    app.use(corsMiddleware(ctx.config.corsOrigins));
+  }
+
+  app.get('/healthz', (_req: Request, res: Response) => {
+    const body = JSON.stringify({
+      status: 'ok',
+      mode: ctx.config.mode,
+      version: ctx.version,
+      pid: process.pid,
+      ...ctx.engine.describe(),
+      ...(ctx.health ? ctx.health() : {}),
+    });
+    res.writeHead(200, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': String(Buffer.byteLength(body)),
+      'Cache-Control': 'no-store',
+    });
+    res.end(body);
+  });
+
+  app.use('/files', (req: Request, res: Response) => {
+    const started = process.hrtime.bigint();
+    const outcome: RequestOutcome = { partial: false, bytes: 0, ended: 'none' };
+    res.on('close', () => {
+      ctx.log.info(
+        {
+          method: req.method,
+          url: req.originalUrl,
+          status: res.statusCode,
+          bytes: outcome.bytes,
+          resume: outcome.partial,
+          ended: outcome.ended === 'none' ? 'complete' : outcome.ended,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+        },
+        'response',
+      );
+    });
+    // files() restores req.url itself from originalUrl, so mounting does not matter.
+    req.url = req.originalUrl;
+    void files(req, res, outcome);
+  });
+
+  app.use((req: Request, res: Response) => sendShort(res, 404, {}, undefined, req.method === 'HEAD'));
+
+  // Express's default handler prints stack traces; ours never shows one.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: unknown } | null)?.status;
+    const code = typeof status === 'number' && status >= 400 && status < 500 ? status : 500;
+    if (code === 500) ctx.log.error({ err }, 'unhandled error');
+    sendShort(res, code, {}, undefined, req.method === 'HEAD');
+  });
+
+  return app;
+}
