@@ -31,6 +31,15 @@ export interface Config {
   readonly readChunkBytes: number;
   readonly workerThreads: number;
   readonly logLevel: LogLevel;
+  /** Isolation (docs/isolation.md): a file operation slower than this fails its request. */
+  readonly readTimeoutMs: number;
+  readonly volumeMaxInflight: number;
+  readonly volumeMaxQueue: number;
+  readonly volumeErrorLimit: number;
+  readonly volumeErrorWindowMs: number;
+  readonly volumeProbeIntervalMs: number;
+  readonly volumeMaxVolumes: number;
+  readonly volumeRescanMs: number;
 }
 
 export class ConfigError extends Error {
@@ -112,6 +121,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     }),
     'info',
   );
+  const readTimeoutMs = read(env, 'READ_TIMEOUT_MS', integer(50, 3_600_000), '5000');
+  const volumeMaxInflight = read(env, 'VOLUME_MAX_INFLIGHT', integer(1, 256), '4');
+  const volumeMaxQueue = read(env, 'VOLUME_MAX_QUEUE', integer(0, 100_000), '64');
+  const volumeErrorLimit = read(env, 'VOLUME_ERROR_LIMIT', integer(1, 10_000), '3');
+  const volumeErrorWindowMs = read(env, 'VOLUME_ERROR_WINDOW_MS', integer(100, 86_400_000), '60000');
+  const volumeProbeIntervalMs = read(env, 'VOLUME_PROBE_INTERVAL_MS', integer(50, 3_600_000), '5000');
+  const volumeMaxVolumes = read(env, 'VOLUME_MAX_VOLUMES', integer(1, 200), '8');
+  const volumeRescanMs = read(env, 'VOLUME_RESCAN_MS', integer(0, 86_400_000), '10000');
   return Object.freeze({
     port,
     host,
@@ -128,5 +145,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     readChunkBytes,
     workerThreads,
     logLevel,
+    readTimeoutMs,
+    volumeMaxInflight,
+    volumeMaxQueue,
+    volumeErrorLimit,
+    volumeErrorWindowMs,
+    volumeProbeIntervalMs,
+    volumeMaxVolumes,
+    volumeRescanMs,
   });
 }

@@ -2,7 +2,13 @@
  * Entry point: read the settings (one line and exit 2 when one is bad),
  * prepare the files folder, then run the chosen mode.
  */
+// --- isolation: must stay the first import (sizes libuv's pool before its first use; docs/isolation.md) ---
+import './volumes/threadpool';
+// ---
+import cluster from 'node:cluster';
 import fs from 'node:fs';
+import { runPrimary } from './cluster/primary';
+import { runWorker } from './cluster/worker';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger } from './log';
 import { createSampleRoot } from './sample';
@@ -33,7 +39,16 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
+  if (config.mode === 'cluster' && !cluster.isPrimary) {
+    // The primary has prepared the root already.
+    await runWorker(config, createLogger(config.logLevel, { role: 'worker' }));
+    return;
+  }
   await prepareRoot(config);
+  if (config.mode === 'cluster') {
+    await runPrimary(config, createLogger(config.logLevel, { role: 'primary' }));
+    return;
+  }
   const log = createLogger(config.logLevel);
   const running = await serve(config, log);
   const shutdown = (signal: string): void => {

@@ -7,21 +7,62 @@ import type { Logger } from 'pino';
 import type { Config } from './config';
 import { createEngine } from './engines';
 import { createApp } from './http/app';
+import { setVolumeSource, volumeMetrics } from './metrics';
 import { startServer, type RunningServer } from './server';
+import { installVolumes, VolumeRegistry } from './volumes';
 import { VERSION } from './version';
 
 export interface ServeOptions {
   readonly health?: () => Record<string, unknown>;
   /** Called once the server listens (cluster workers tell the primary). */
   readonly onListening?: (server: RunningServer) => void;
+  /** The msg of the ready log line: 'listening' (what the test helper waits for) unless a cluster worker. */
+  readonly listeningMessage?: string;
 }
 
 export async function serve(config: Config, log: Logger, options: ServeOptions = {}): Promise<RunningServer> {
-  const engine = createEngine(config);
   const rootReal = await fs.promises.realpath(config.filesRoot);
-  const app = createApp({ config, engine, rootReal, log, version: VERSION, ...(options.health ? { health: options.health } : {}) });
-  const running = await startServer(app, { host: config.host, port: config.port, stallTimeoutMs: config.stallTimeoutMs });
-  log.info({ port: running.port, host: config.host, mode: config.mode, engine: engine.name, root: config.filesRoot }, 'listening');
+  // Per-volume gates (docs/isolation.md), installed before the engine exists so engines find them.
+  const volumes = new VolumeRegistry(rootReal, volumeSettings(config), log, volumeMetrics).start();
+  installVolumes(volumes);
+  setVolumeSource(() => volumes.volumes());
+  log.info({ volumes: volumes.describe().map((v) => v['mount']), uvThreadpoolSize: process.env['UV_THREADPOOL_SIZE'] }, 'volumes');
+  const engine = createEngine(config);
+  const app = createApp({ config, engine, rootReal, log, version: VERSION, volumes, ...(options.health ? { health: options.health } : {}) });
+  let started: RunningServer;
+  try {
+    started = await startServer(app, { host: config.host, port: config.port, stallTimeoutMs: config.stallTimeoutMs });
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
+  // Stopping the server also releases the engine (reader threads) once the last response ended.
+  const running: RunningServer = {
+    ...started,
+    stop: async (graceMs: number): Promise<number> => {
+      const cut = await started.stop(graceMs);
+      await engine.close().catch(() => undefined);
+      installVolumes(undefined);
+      return cut;
+    },
+  };
+  log.info(
+    { port: running.port, host: config.host, mode: config.mode, engine: engine.name, root: config.filesRoot },
+    options.listeningMessage ?? 'listening',
+  );
   options.onListening?.(running);
   return running;
+}
+
+function volumeSettings(config: Config) {
+  return {
+    maxInflight: config.volumeMaxInflight,
+    maxQueue: config.volumeMaxQueue,
+    timeoutMs: config.readTimeoutMs,
+    errorLimit: config.volumeErrorLimit,
+    errorWindowMs: config.volumeErrorWindowMs,
+    probeIntervalMs: config.volumeProbeIntervalMs,
+    rescanMs: config.volumeRescanMs,
+    maxVolumes: config.volumeMaxVolumes,
+  };
 }

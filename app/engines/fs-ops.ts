@@ -10,6 +10,12 @@ import type { DirEntry, PathStat } from './types';
 
 type BigStats = fs.BigIntStats;
 
+/** Gate refusals and timeouts (RS_ERR_*): the listing fails (503) rather than silently dropping entries. */
+function isVolumeFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('RS_ERR_');
+}
+
 /** Cap on entries a listing reads, so one huge directory cannot eat memory. */
 export const LISTING_LIMIT = 10_000;
 
@@ -73,18 +79,29 @@ export function readChunk(fd: number, position: number, length: number): Promise
   });
 }
 
-export async function listDirectory(dir: string): Promise<DirEntry[]> {
-  const dirents = (await fs.promises.readdir(dir, { withFileTypes: true })).slice(0, LISTING_LIMIT);
+/**
+ * Runs one fs operation on a path (the stream engine passes its per-volume
+ * gate). Errors it raises that mean "the volume is failing" (see
+ * app/volumes isUnavailable) fail the listing instead of hiding the entry.
+ */
+export type OpRunner = <T>(p: string, op: 'list' | 'stat', fn: () => Promise<T>) => Promise<T>;
+
+const direct: OpRunner = (_p, _op, fn) => fn();
+
+export async function listDirectory(dir: string, run: OpRunner = direct): Promise<DirEntry[]> {
+  const dirents = (await run(dir, 'list', () => fs.promises.readdir(dir, { withFileTypes: true }))).slice(0, LISTING_LIMIT);
   const entries: DirEntry[] = [];
   // Bounded parallelism: a listing must not flood the pool that downloads share.
   const batch = 16;
   for (let i = 0; i < dirents.length; i += batch) {
     const part = await Promise.all(
       dirents.slice(i, i + batch).map(async (d): Promise<DirEntry | undefined> => {
+        const entry = path.join(dir, d.name);
         try {
-          const st = await fs.promises.stat(path.join(dir, d.name), { bigint: true });
+          const st = await run(entry, 'stat', () => fs.promises.stat(entry, { bigint: true }));
           return { name: d.name, kind: kindOf(st), size: Number(st.size), mtimeNs: st.mtimeNs, symlink: d.isSymbolicLink() };
-        } catch {
+        } catch (err) {
+          if (isVolumeFailure(err)) throw err;
           return undefined; // a broken symlink or a file removed meanwhile is simply not listed
         }
       }),

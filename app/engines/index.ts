@@ -1,6 +1,7 @@
 /** Chooses the engine once, from the configuration. */
 import type { Config } from '../config';
 import { createStreamEngine } from './stream-engine';
+import { createWorkerEngine } from './worker-engine';
 import type { Engine } from './types';
 
 export function createEngine(config: Config): Engine {
@@ -8,6 +9,6 @@ export function createEngine(config: Config): Engine {
     case 'stream':
       return createStreamEngine({ chunkBytes: config.readChunkBytes });
     case 'worker':
-      throw new Error('the worker engine is not built yet');
+      return createWorkerEngine({ chunkBytes: config.readChunkBytes, threads: config.workerThreads });
   }
 }

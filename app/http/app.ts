@@ -8,7 +8,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { Engine } from '../engines/types';
 import { corsMiddleware } from './cors';
+import { activeDownloads, bytesSent, responses } from '../metrics';
+import type { VolumeRegistry } from '../volumes';
 import { createFilesRoute, type RequestOutcome } from './files-route';
+import { healthRoutes } from './health-routes';
 import { sendShort } from './short-response';
 
 export interface AppContext {
@@ -17,6 +20,8 @@ export interface AppContext {
   readonly rootReal: string;
   readonly log: Logger;
   readonly version: string;
+  /** Per-volume gates (/readyz, Retry-After); absent in apps built without them. */
+  readonly volumes?: VolumeRegistry;
   /** Extra facts for /healthz (cluster worker pids, hint status, ...). */
   readonly health?: () => Record<string, unknown>;
 }
@@ -32,6 +37,8 @@ export function createApp(ctx: AppContext): express.Express {
     maxRanges: ctx.config.maxRanges,
     showDotfiles: ctx.config.showDotfiles,
     log: ctx.log,
+    retryAfterSeconds: () => ctx.volumes?.retryAfterSeconds() ?? 5,
+    headerBudgetMs: ctx.config.readTimeoutMs,
   });
 
   if (ctx.config.corsOrigins === '*' || ctx.config.corsOrigins.length > 0) {
@@ -55,10 +62,21 @@ export function createApp(ctx: AppContext): express.Express {
     res.end(body);
   });
 
+  app.use(healthRoutes(ctx.volumes));
+
   app.use('/files', (req: Request, res: Response) => {
     const started = process.hrtime.bigint();
     const outcome: RequestOutcome = { partial: false, bytes: 0, ended: 'none' };
-    res.on('close', () => {
+    activeDownloads.inc();
+    // Log once the response has closed AND the route has finished, so the byte
+    // count set after the body was sent is in the line.
+    const closed = new Promise<void>((resolve) => res.once('close', () => resolve()));
+    // files() restores req.url itself from originalUrl, so mounting does not matter.
+    req.url = req.originalUrl;
+    void Promise.all([files(req, res, outcome), closed]).then(() => {
+      activeDownloads.dec();
+      bytesSent.inc(outcome.bytes);
+      responses.inc({ status: String(res.statusCode) });
       ctx.log.info(
         {
           method: req.method,
@@ -72,9 +90,6 @@ export function createApp(ctx: AppContext): express.Express {
         'response',
       );
     });
-    // files() restores req.url itself from originalUrl, so mounting does not matter.
-    req.url = req.originalUrl;
-    void files(req, res, outcome);
   });
 
   app.use((req: Request, res: Response) => sendShort(res, 404, {}, undefined, req.method === 'HEAD'));

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { planResponse } from '../core/plan';
 import type { FileMeta, PlanRequest, ResponsePlan } from '../core/types';
 import type { Engine, OpenedFile } from '../engines/types';
+import { errorCode, isUnavailable, prefetchBody, withRequestBudget, type RequestBudget } from '../volumes';
 import { parseQueryPath, parseUrlPath, type PathParse } from '../fs/request-path';
 import { dispositionHeader } from './disposition';
 import { sendListing } from './listing';
@@ -23,6 +24,10 @@ export interface FilesRouteOptions {
   readonly maxRanges: number;
   readonly showDotfiles: boolean;
   readonly log: Logger;
+  /** Retry-After (seconds) on a 503 for a slow, busy, degraded or failing volume. */
+  readonly retryAfterSeconds?: () => number;
+  /** Every file operation before the status line must end within this (READ_TIMEOUT_MS); default: no budget. */
+  readonly headerBudgetMs?: number;
 }
 
 /** Facts about a finished request, for the access log and metrics. */
@@ -75,6 +80,10 @@ function splitTarget(url: string): { pathname: string; query: string } {
   return q < 0 ? { pathname: target, query: '' } : { pathname: target.slice(0, q), query: target.slice(q + 1) };
 }
 
+function pathOf(req: IncomingMessage): string {
+  return splitTarget(req.url ?? '').pathname;
+}
+
 export function createFilesRoute(opts: FilesRouteOptions) {
   const { engine, rootReal, log } = opts;
 
@@ -85,6 +94,7 @@ export function createFilesRoute(opts: FilesRouteOptions) {
     stat: FileMeta,
     query: URLSearchParams,
     outcome: RequestOutcome,
+    budget: RequestBudget,
   ): Promise<void> {
     const method = req.method === 'HEAD' ? 'HEAD' : 'GET';
     const dupes = duplicatedHeaders(req);
@@ -121,12 +131,16 @@ export function createFilesRoute(opts: FilesRouteOptions) {
         if (file.meta.size !== stat.size || file.meta.mtimeNs !== stat.mtimeNs) {
           plan = planResponse(planRequest, file.meta, planOptions);
         }
+        // The first read happens before the status line: a disk that fails or
+        // hangs right away still gets a clean 503 + Retry-After.
+        await prefetchBody(file, plan.body);
       }
       outcome.partial = plan.partial;
       if (res.destroyed) {
         outcome.ended = 'aborted';
         return;
       }
+      budget.until = Infinity; // from here on each body read has its own deadline
       res.writeHead(plan.status, plan.headers);
       if (method === 'HEAD' || plan.body.length === 0) {
         res.end();
@@ -151,7 +165,7 @@ export function createFilesRoute(opts: FilesRouteOptions) {
     }
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, outcome: RequestOutcome): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, outcome: RequestOutcome, budget: RequestBudget): Promise<void> {
     const headOnly = req.method === 'HEAD';
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendShort(res, 405, { Allow: 'GET, HEAD' });
@@ -185,6 +199,7 @@ export function createFilesRoute(opts: FilesRouteOptions) {
     try {
       real = await engine.realpath(candidate);
     } catch (err) {
+      if (isUnavailable(err)) throw err; // 503, not 404: the volume failed, the file may well be there
       sendShort(res, statusForFsError(err) === 403 ? 403 : 404, {}, undefined, headOnly);
       return;
     }
@@ -219,11 +234,22 @@ export function createFilesRoute(opts: FilesRouteOptions) {
       sendShort(res, 404, {}, undefined, headOnly);
       return;
     }
-    await serveFile(req, res, real, st, query, outcome);
+    await serveFile(req, res, real, st, query, outcome, budget);
   }
 
   return function filesRoute(req: IncomingMessage, res: ServerResponse, outcome: RequestOutcome): Promise<void> {
-    return handle(req, res, outcome).catch((err: unknown) => {
+    const run = (budget: RequestBudget): Promise<void> => handle(req, res, outcome, budget);
+    const handled = opts.headerBudgetMs === undefined ? run({ until: Infinity }) : withRequestBudget(opts.headerBudgetMs, run);
+    return handled.catch((err: unknown) => {
+      if (isUnavailable(err)) {
+        // A slow, busy, degraded or failing volume: before the headers a 503 the
+        // client may retry; after them the response just ends short.
+        outcome.ended = errorCode(err) === 'RS_ERR_READ_TIMEOUT' ? 'timeout' : 'io-error';
+        log.warn({ file: pathOf(req), code: errorCode(err) }, 'volume unavailable');
+        if (res.headersSent) res.destroy();
+        else sendShort(res, 503, { 'Retry-After': String(opts.retryAfterSeconds?.() ?? 5) }, undefined, req.method === 'HEAD');
+        return;
+      }
       const status = statusForFsError(err);
       if (status === 500) log.error({ err }, 'request failed');
       if (res.headersSent) res.destroy();

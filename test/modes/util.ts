@@ -1,0 +1,121 @@
+/** Shared bits for the mode tests: slow clients, process checks, a big random file. */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import { raw } from '../helpers/http';
+
+export interface Health {
+  readonly mode: string;
+  readonly engine: string;
+  readonly pid: number;
+  readonly workers?: number[];
+  readonly threadExits?: number;
+}
+
+export async function health(url: string): Promise<Health> {
+  return JSON.parse((await raw(url, { path: '/healthz' }, 5_000)).body.toString()) as Health;
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function killAll(pids: Iterable<number>): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Writes `bytes` of random data to `file` and returns its SHA-256. */
+export function writeRandomFile(file: string, bytes: number): string {
+  const hash = crypto.createHash('sha256');
+  const fd = fs.openSync(file, 'w');
+  try {
+    const block = 4 * 1024 * 1024;
+    for (let done = 0; done < bytes; done += block) {
+      const b = crypto.randomBytes(Math.min(block, bytes - done));
+      hash.update(b);
+      fs.writeSync(fd, b);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+export function sha256File(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+export interface SlowDownload {
+  /** Resolves once the first body bytes arrived. */
+  readonly started: Promise<void>;
+  /** Resolves when the response ended (complete or cut). */
+  readonly done: Promise<{ status: number; length: number; received: number; complete: boolean }>;
+  destroy(): void;
+}
+
+/** A GET whose client reads at about `bytesPerSec` (pausing the response between slices). */
+export function slowDownload(url: string, bytesPerSec: number): SlowDownload {
+  let markStarted!: () => void;
+  let failStart!: (e: unknown) => void;
+  const started = new Promise<void>((resolve, reject) => {
+    markStarted = resolve;
+    failStart = reject;
+  });
+  let req!: http.ClientRequest;
+  const done = new Promise<{ status: number; length: number; received: number; complete: boolean }>((resolve) => {
+    req = http.get(url, { agent: false }, (res) => {
+      const length = Number(res.headers['content-length']);
+      let received = 0;
+      let budget = 0;
+      const t0 = Date.now();
+      let settled = false;
+      const finish = (): void => {
+        if (settled) return;
+        settled = true;
+        resolve({ status: res.statusCode ?? 0, length, received, complete: res.complete && received === length });
+      };
+      res.on('data', (d: Buffer) => {
+        if (received === 0) markStarted();
+        received += d.length;
+        budget = ((Date.now() - t0) / 1000) * bytesPerSec;
+        if (received > budget) {
+          res.pause();
+          setTimeout(() => res.resume(), Math.min(1_000, ((received - budget) / bytesPerSec) * 1000));
+        }
+      });
+      res.on('end', finish);
+      res.on('close', finish);
+      res.on('error', finish);
+    });
+    req.on('error', (e) => {
+      failStart(e);
+      resolve({ status: 0, length: NaN, received: 0, complete: false });
+    });
+  });
+  started.catch(() => undefined);
+  return { started, done, destroy: () => req.destroy() };
+}
+
+/** One plain GET with keep-alive off; resolves with the status, or 0 on a connection error. */
+export function getStatus(url: string, timeoutMs = 10_000): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.complete ? (res.statusCode ?? 0) : -1));
+      res.on('error', () => resolve(-1));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(0));
+  });
+}

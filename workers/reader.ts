@@ -1,0 +1,109 @@
+/**
+ * Reader thread of the worker engine (run by piscina, one task at a time per
+ * thread). Every filesystem call here is synchronous ON PURPOSE: the point of
+ * the worker engine is that disk I/O blocks these threads, not libuv's
+ * threadpool (async fs from a worker thread would still queue on the one
+ * process-wide libuv pool). This file is the only place the worker engine
+ * touches the disk, so a per-volume gate can wrap `run` below.
+ *
+ * Chunks are allocated here and transferred (Piscina.move), never copied.
+ *
+ * TEST-ONLY hook: RS_TEST_CRASH_READER_AT=<byte offset> makes the thread call
+ * process.exit(1) (which ends this thread only) when asked to read at exactly
+ * that offset, so tests can check a dying reader thread ends the response
+ * short and is replaced. Never set it in production.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { move } from 'piscina';
+import { LISTING_LIMIT, NotRegularFileError, toPathStat, type OpenedRaw } from '../app/engines/fs-ops';
+import type { DirEntry, PathStat } from '../app/engines/types';
+import type { ReaderFailure, ReaderTask } from './protocol';
+
+// Same flags as fs-ops openRegular (not exported there): a FIFO swapped in after stat cannot block.
+const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+
+const crashSetting = process.env['RS_TEST_CRASH_READER_AT'];
+const CRASH_AT = crashSetting !== undefined && /^\d+$/.test(crashSetting) ? Number(crashSetting) : -1;
+
+function kindOf(st: fs.BigIntStats): DirEntry['kind'] {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'directory';
+  return 'other';
+}
+
+function statPathSync(p: string): PathStat {
+  return toPathStat(fs.statSync(p, { bigint: true }));
+}
+
+/** The synchronous twin of fs-ops openRegular: open, fstat the fd, close it again unless it is a regular file. */
+function openRegularSync(p: string): OpenedRaw {
+  const fd = fs.openSync(p, OPEN_FLAGS);
+  let st: fs.BigIntStats;
+  try {
+    st = fs.fstatSync(fd, { bigint: true });
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  if (!st.isFile()) {
+    fs.closeSync(fd);
+    throw new NotRegularFileError();
+  }
+  return { fd, meta: { size: Number(st.size), mtimeNs: st.mtimeNs }, dev: Number(st.dev) };
+}
+
+function listSync(dir: string): DirEntry[] {
+  const dirents = fs.readdirSync(dir, { withFileTypes: true }).slice(0, LISTING_LIMIT);
+  const entries: DirEntry[] = [];
+  for (const d of dirents) {
+    try {
+      const st = fs.statSync(path.join(dir, d.name), { bigint: true });
+      entries.push({ name: d.name, kind: kindOf(st), size: Number(st.size), mtimeNs: st.mtimeNs, symlink: d.isSymbolicLink() });
+    } catch {
+      // a broken symlink or a file removed meanwhile is simply not listed
+    }
+  }
+  return entries;
+}
+
+function readSync(fd: number, position: number, length: number): unknown {
+  if (position === CRASH_AT) process.exit(1);
+  // allocUnsafeSlow: an unpooled, uninitialised ArrayBuffer of its own, so it can be transferred.
+  const buf = Buffer.allocUnsafeSlow(length);
+  const n = fs.readSync(fd, buf, 0, length, position);
+  return move(new Uint8Array(buf.buffer, buf.byteOffset, n));
+}
+
+function run(task: ReaderTask): unknown {
+  switch (task.op) {
+    case 'read':
+      return readSync(task.fd, task.position, task.length);
+    case 'stat':
+      return statPathSync(task.path);
+    case 'realpath':
+      return fs.realpathSync.native(task.path);
+    case 'open':
+      return openRegularSync(task.path);
+    case 'list':
+      return listSync(task.path);
+    case 'close':
+      fs.closeSync(task.fd);
+      return null;
+  }
+}
+
+export default function reader(task: ReaderTask): unknown {
+  try {
+    return run(task);
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown; syscall?: unknown };
+    const failure: ReaderFailure = {
+      failed: true,
+      code: typeof e.code === 'string' ? e.code : undefined,
+      message: typeof e.message === 'string' ? e.message : String(err),
+      syscall: typeof e.syscall === 'string' ? e.syscall : undefined,
+    };
+    return failure;
+  }
+}
