@@ -3,25 +3,31 @@
  *
  * Measured on the dev VM (Debian 12, kernel 6.18, libfuse 2.9 via fusepy):
  * - A FUSE read request carries up to 128 KiB (the kernel's default max_pages).
- *   With direct_io a read(2) of a 64 KiB file at offset 0 is exactly one FUSE
- *   request (one delay), but a reader that reads until EOF issues a second
- *   read at offset 65536 that returns 0 bytes, and that one is delayed too:
- *   `cat` of a 64 KiB file at delay 300 ms takes 0.6 s. fs.promises.readFile
- *   knows the size from fstat and stops after the first full read (one delay).
- * - Every delayed request takes delay + ~0.3 ms; mount ~0.1-0.2 s; a healthy
- *   unmount ~10 ms plus up to ~1 s for the daemon to exit; a hung unmount
- *   (fusectl abort + umount + SIGCONT) well under a second.
+ *   With direct_io a read(2) of 64 KiB at offset 0 is exactly one FUSE request
+ *   (one delay: 502 ms at delay 500). fs.promises.readFile knows the size from
+ *   fstat and stops after that one request (502 ms). createReadStream (and
+ *   `cat`) read until EOF: the empty read at offset 65536 is a second delayed
+ *   request, so a 64 KiB stream takes 2 x delay (1006 ms). Each read(2) of up
+ *   to 128 KiB is one request, so createReadStream (64 KiB highWaterMark) pays
+ *   one delay per 64 KiB chunk plus one for EOF.
+ * - Each delayed request takes delay + ~0.5 ms. Two concurrent reads at 300 ms:
+ *   ~306 ms in parallel, ~603 ms with serialize=1.
+ * - mount 40-150 ms; healthy unmount (umount + daemon exit) 12-15 ms; unmount
+ *   while hung (fusectl abort + umount + SIGCONT + exit) ~20 ms; the read that
+ *   was stuck in the kernel then fails with ECONNABORTED.
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { mountSlowFs, slowFsAvailable, SlowFs } from './slowfs';
+import { mountSlowFs, slowFsSkip, SlowFs } from './slowfs';
 
-const avail = slowFsAvailable();
-const skip: string | false = avail.ok ? false : `slowfs unavailable: ${avail.reason}`;
+// Skipped (each test, with the reason) only where FUSE is impossible; set
+// SLOWFS_REQUIRED=1 to make that a failure instead (CI).
+const skip = slowFsSkip();
 
 const SIZE = 64 * 1024;
 
@@ -77,11 +83,12 @@ async function timedRead(file: string, length: number, position: number): Promis
   }
 }
 
-describe('slowfs harness', { skip }, () => {
+describe('slowfs harness', () => {
   let fx: Fixture;
   let sfs: SlowFs;
 
   before(async () => {
+    if (skip) return;
     fx = await makeFixture();
     sfs = await mountSlowFs({ backing: fx.backing, mountpoint: fx.mountpoint, trace: true });
     console.log(`# slowfs mounted in ${sfs.mountMs.toFixed(1)} ms, dev ${sfs.dev}, connection ${sfs.connection}`);
@@ -96,7 +103,7 @@ describe('slowfs harness', { skip }, () => {
     if (fx) await fs.promises.rm(fx.dir, { recursive: true, force: true });
   });
 
-  it('is a separate volume showing the backing files', async () => {
+  it('is a separate volume showing the backing files', { skip }, async () => {
     const parent = await fs.promises.stat(path.dirname(sfs.mountpoint));
     const backing = await fs.promises.stat(fx.backing);
     assert.notEqual(sfs.dev, parent.dev);
@@ -108,13 +115,13 @@ describe('slowfs harness', { skip }, () => {
     assert.ok(inMountinfo(sfs.mountpoint));
   });
 
-  it('is read-only', async () => {
+  it('is read-only', { skip }, async () => {
     await assert.rejects(fs.promises.writeFile(path.join(sfs.mountpoint, 'new.bin'), 'x'), (e: unknown) =>
       ['EROFS', 'EACCES', 'EPERM'].includes(errno(e) ?? ''),
     );
   });
 
-  it('delay 0 is fast and returns the right bytes', async () => {
+  it('delay 0 is fast and returns the right bytes', { skip }, async () => {
     await sfs.setDelay(0);
     const t0 = performance.now();
     const got = await fs.promises.readFile(path.join(sfs.mountpoint, 'a.bin'));
@@ -123,7 +130,7 @@ describe('slowfs harness', { skip }, () => {
     assert.ok(ms < 200, `readFile took ${ms} ms at delay 0`);
   });
 
-  it('delay 500 ms: one 64 KiB read(2) is one delayed FUSE request of >= 500 ms', async () => {
+  it('delay 500 ms: one 64 KiB read(2) is one delayed FUSE request of >= 500 ms', { skip }, async () => {
     await sfs.setDelay(500);
     sfs.clearReads();
     const r = await timedRead(path.join(sfs.mountpoint, 'a.bin'), SIZE, 0);
@@ -136,12 +143,12 @@ describe('slowfs harness', { skip }, () => {
     for (const fr of reads) assert.ok(fr.elapsedMs >= 500);
   });
 
-  it('delay 500 ms: page cache does not hide the delay on a second read', async () => {
+  it('delay 500 ms: page cache does not hide the delay on a second read', { skip }, async () => {
     const r = await timedRead(path.join(sfs.mountpoint, 'a.bin'), SIZE, 0);
     assert.ok(r.ms >= 500, `second read took ${r.ms} ms`);
   });
 
-  it('delay 500 ms: readFile and a read-to-EOF loop', async () => {
+  it('delay 500 ms: readFile and a read-to-EOF loop', { skip }, async () => {
     sfs.clearReads();
     let t0 = performance.now();
     const got = await fs.promises.readFile(path.join(sfs.mountpoint, 'a.bin'));
@@ -165,7 +172,7 @@ describe('slowfs harness', { skip }, () => {
     );
   });
 
-  it('reads run in parallel unless serialized', async () => {
+  it('reads run in parallel unless serialized', { skip }, async () => {
     await sfs.setDelay(300);
     const a = path.join(sfs.mountpoint, 'a.bin');
     const b = path.join(sfs.mountpoint, 'b.bin');
@@ -178,11 +185,11 @@ describe('slowfs harness', { skip }, () => {
     const serialMs = performance.now() - t0;
     await sfs.setSerialize(false);
     console.log(`# two concurrent 300 ms reads: parallel ${parallelMs.toFixed(1)} ms, serialized ${serialMs.toFixed(1)} ms`);
-    assert.ok(parallelMs >= 300 && parallelMs < 550, `parallel ${parallelMs}`);
+    assert.ok(parallelMs >= 300 && parallelMs < 590, `parallel ${parallelMs}`);
     assert.ok(serialMs >= 600, `serialized ${serialMs}`);
   });
 
-  it('eio makes reads fail with EIO, and recovers', async () => {
+  it('eio makes reads fail with EIO, and recovers', { skip }, async () => {
     await sfs.setDelay(0);
     await sfs.setEio(true);
     const file = path.join(sfs.mountpoint, 'a.bin');
@@ -193,11 +200,12 @@ describe('slowfs harness', { skip }, () => {
   });
 });
 
-describe('slowfs hung disk', { skip }, () => {
+describe('slowfs hung disk', () => {
   let fx: Fixture;
   let sfs: SlowFs | undefined;
 
   before(async () => {
+    if (skip) return;
     fx = await makeFixture();
   });
 
@@ -206,7 +214,7 @@ describe('slowfs hung disk', { skip }, () => {
     if (fx) await fs.promises.rm(fx.dir, { recursive: true, force: true });
   });
 
-  it('hang blocks reads; unhang releases them', async () => {
+  it('hang blocks reads; unhang releases them', { skip }, async () => {
     sfs = await mountSlowFs({ backing: fx.backing, mountpoint: fx.mountpoint });
     const fh = await fs.promises.open(path.join(sfs.mountpoint, 'a.bin'), 'r');
     try {
@@ -227,32 +235,43 @@ describe('slowfs hung disk', { skip }, () => {
     sfs = undefined;
   });
 
-  it('unmount while hung (with a read stuck in the kernel) succeeds quickly and leaves nothing', async () => {
+  it('unmount while hung (with a read stuck in the kernel) succeeds quickly and leaves nothing', { skip }, async () => {
     const s = await mountSlowFs({ backing: fx.backing, mountpoint: fx.mountpoint });
     sfs = s;
+    assert.ok(s.flushPrimed);
     const fh = await fs.promises.open(path.join(s.mountpoint, 'a.bin'), 'r');
-    s.hang();
-    const pending = fh.read(Buffer.alloc(SIZE), 0, SIZE, 0).then(
-      () => 'completed',
-      (e: unknown) => errno(e) ?? 'error',
-    );
-    const winner = await Promise.race([pending, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 1000))]);
-    assert.equal(winner, 'timeout', 'a read on a hung disk must not complete');
+    try {
+      s.hang();
+      const pending = fh.read(Buffer.alloc(SIZE), 0, SIZE, 0).then(
+        () => 'completed',
+        (e: unknown) => errno(e) ?? 'error',
+      );
+      const winner = await Promise.race([pending, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 1000))]);
+      assert.equal(winner, 'timeout', 'a read on a hung disk must not complete');
 
-    const ms = await s.unmount();
-    console.log(`# unmount while hung: ${ms.toFixed(1)} ms`);
-    assert.ok(ms < 5000, `unmount took ${ms} ms`);
-    assert.equal(processAlive(s.pid), false, 'daemon still running');
-    assert.equal(inMountinfo(s.mountpoint), false, 'still mounted');
-    const parent = await fs.promises.stat(path.dirname(s.mountpoint));
-    assert.equal((await fs.promises.stat(s.mountpoint)).dev, parent.dev);
-    // The stuck read is released by the abort (ENOTCONN or ECONNABORTED).
-    const outcome = await pending;
-    console.log(`# stuck read ended with: ${outcome}`);
-    assert.notEqual(outcome, 'completed');
-    await fh.close().catch(() => undefined);
-    // Idempotent.
-    await s.unmount();
-    sfs = undefined;
+      // This process holds a descriptor on the hung mount; spawning must still
+      // work (execve closes it, and without FLUSH that never waits for the daemon).
+      const t0 = performance.now();
+      const r = spawnSync('/bin/true', [], { timeout: 3000 });
+      assert.equal(r.status, 0, `spawn while hung: ${String(r.error)}`);
+      assert.ok(performance.now() - t0 < 2000);
+
+      const ms = await s.unmount();
+      console.log(`# unmount while hung: ${ms.toFixed(1)} ms`);
+      assert.ok(ms < 5000, `unmount took ${ms} ms`);
+      assert.equal(processAlive(s.pid), false, 'daemon still running');
+      assert.equal(inMountinfo(s.mountpoint), false, 'still mounted');
+      const parent = await fs.promises.stat(path.dirname(s.mountpoint));
+      assert.equal((await fs.promises.stat(s.mountpoint)).dev, parent.dev);
+      // The stuck read is released by the abort (ENOTCONN or ECONNABORTED).
+      const outcome = await pending;
+      console.log(`# stuck read ended with: ${outcome}`);
+      assert.notEqual(outcome, 'completed');
+      // Idempotent.
+      await s.unmount();
+      sfs = undefined;
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
   });
 });

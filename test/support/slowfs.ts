@@ -57,6 +57,13 @@ export interface SlowFs {
   readonly mountMs: number;
   /** Path of the control file (outside the mount). */
   readonly controlFile: string;
+  /**
+   * True when a file was opened and closed at mount time, so the kernel no
+   * longer sends FLUSH on close(2): closing descriptors or spawning processes
+   * never waits for a hung daemon. False only if the backing directory had no
+   * readable file; then the first close on the mount primes it.
+   */
+  readonly flushPrimed: boolean;
   /** Sleep this long inside every FUSE read request (0 = full speed). */
   setDelay(ms: number): Promise<void>;
   /** Make every read fail with EIO (stat/open still work). */
@@ -96,6 +103,17 @@ let availability: Availability | undefined;
 export function slowFsAvailable(): Availability {
   if (availability === undefined) availability = checkAvailability();
   return availability;
+}
+
+/**
+ * For node:test's `skip` option: false when slowfs can run, else the reason.
+ * With SLOWFS_REQUIRED=1 in the environment (CI) it never skips, so a missing
+ * package fails the tests loudly instead of hiding them.
+ */
+export function slowFsSkip(): string | false {
+  const a = slowFsAvailable();
+  if (a.ok || process.env.SLOWFS_REQUIRED === '1') return false;
+  return `slowfs unavailable: ${a.reason}`;
 }
 
 function checkAvailability(): Availability {
@@ -183,12 +201,21 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<{ ok: bool
   });
 }
 
+/**
+ * Make sure /sys/fs/fuse/connections is mounted. Must happen BEFORE a hang:
+ * spawning `mount` while a FUSE request is stuck can itself get stuck.
+ */
+function ensureFusectlSync(): boolean {
+  if (fusectlMounted()) return true;
+  if (!fs.existsSync(FUSECTL_DIR)) return false;
+  spawnSync('mount', ['-t', 'fusectl', 'none', FUSECTL_DIR], { timeout: 5_000 });
+  return fusectlMounted();
+}
+
 /** Abort a FUSE connection: every pending and later request fails with ENOTCONN. Sync so the exit hook can use it. */
 function abortConnectionSync(connection: number): boolean {
   try {
-    if (!fusectlMounted()) {
-      spawnSync('mount', ['-t', 'fusectl', 'none', FUSECTL_DIR], { timeout: 5_000 });
-    }
+    ensureFusectlSync();
     const abortFile = path.join(FUSECTL_DIR, String(connection), 'abort');
     if (!fs.existsSync(abortFile)) return false;
     fs.writeFileSync(abortFile, '1');
@@ -242,6 +269,8 @@ class SlowFsImpl implements SlowFs {
   private traced: SlowFsRead[] = [];
   private unmounting: Promise<number> | undefined;
   private settings: Settings;
+  /** false when the backing directory had no readable file at mount time (see primeNoFlush). */
+  flushPrimed = false;
 
   constructor(backing: string, mountpoint: string, controlFile: string, settings: Settings, script: string) {
     this.backing = backing;
@@ -315,6 +344,41 @@ class SlowFsImpl implements SlowFs {
       throw new Error(`slowfs: ${this.mountpoint} has the same device id as its parent (${st.dev})`);
     }
     this.dev = st.dev;
+    ensureFusectlSync();
+    await this.primeNoFlush();
+  }
+
+  /**
+   * Open and close one file so that the kernel learns that slowfs has no
+   * FLUSH (ENOSYS) and stops sending it: close(2) then never waits for the
+   * daemon, so a hung slowfs cannot block close() or fork+exec elsewhere.
+   */
+  private async primeNoFlush(): Promise<void> {
+    const dirs = [this.mountpoint];
+    for (let i = 0; i < dirs.length && i < 50; i++) {
+      const dir = dirs[i] as string;
+      let entries: fs.Dirent[];
+      try {
+        entries = await fs.promises.readdir(dir, { withFileTypes: true });
+      } catch {
+        continue;
+      }
+      for (const e of entries) {
+        const p = path.join(dir, e.name);
+        if (e.isFile()) {
+          try {
+            const fh = await fs.promises.open(p, 'r');
+            await fh.close();
+            this.flushPrimed = true;
+            return;
+          } catch {
+            // unreadable: try another
+          }
+        } else if (e.isDirectory()) {
+          dirs.push(p);
+        }
+      }
+    }
   }
 
   private writeControlSync(): void {
@@ -359,6 +423,8 @@ class SlowFsImpl implements SlowFs {
 
   hang(): void {
     if (this.exited || this.unmounting) throw new Error('slowfs: hang() after the daemon stopped');
+    // The abort file must be reachable without spawning anything once hung.
+    ensureFusectlSync();
     if (!signal(this.pid, 'SIGSTOP')) throw new Error('slowfs: SIGSTOP failed');
     this.hung = true;
   }
