@@ -145,8 +145,6 @@ const cases: Case[] = [
   { row: '27a', name: '1 400 range specs under the header limit: bounded, whole file', path: '/files/f.bin',
     headers: () => ({ Range: 'bytes=' + Array.from({ length: 1400 }, (_, i) => `${i * 2}-${i * 2}`).join(',') }), status: 200,
     expectHeaders: () => ({ 'Content-Length': '10000' }) },
-  { row: '27b', name: 'a Range header over 16 KiB: 431 from the header limit, never a crash', path: '/files/f.bin',
-    headers: () => ({ Range: 'bytes=' + Array.from({ length: 10_000 }, (_, i) => `${i * 2}-${i * 2}`).join(',') }), status: 431 },
   // D. Multiple ranges
   { row: 28, name: 'two ranges: exact multipart/byteranges', path: '/files/f.bin', headers: () => ({ Range: 'bytes=0-49,100-149' }), status: 206,
     expectHeaders: () => ({ 'Content-Range': null, 'Content-Type': /^multipart\/byteranges; boundary=[0-9A-Za-z'()+_,./:=?-]{1,70}$/ }),
@@ -266,6 +264,18 @@ describe(`checklist over HTTP (${process.env['RS_TEST_MODE'] ?? 'stream'})`, () 
       check(c, r);
     });
   }
+
+  test('row 27b: a Range header over 16 KiB gets 431 from the header limit (or a reset while still sending), never a crash', async () => {
+    const huge = 'bytes=' + Array.from({ length: 10_000 }, (_, i) => `${i * 2}-${i * 2}`).join(',');
+    // Node answers 431 and closes while the client may still be writing the header,
+    // so the client can see the reset before it reads the 431.
+    const outcome = await raw(srv.url, { path: '/files/f.bin', headers: { Range: huge } }).then(
+      (r) => r.status,
+      (err: NodeJS.ErrnoException) => err.code,
+    );
+    assert.ok(outcome === 431 || outcome === 'ECONNRESET' || outcome === 'EPIPE', String(outcome));
+    assert.equal((await raw(srv.url, { path: '/files/f.bin' })).status, 200, 'the server still serves');
+  });
 
   test('row 52: If-Range with the Last-Modified of a file changed within 60 s: 200', async () => {
     const head = await raw(srv.url, { method: 'HEAD', path: '/files/fresh.bin' });
