@@ -225,6 +225,28 @@ function abortConnectionSync(connection: number): boolean {
   }
 }
 
+/** Polls /proc until every thread of `pid` is in the stopped state (T). Synchronous: hang() is. */
+function waitAllStopped(pid: number, timeoutMs: number): boolean {
+  const tick = new Int32Array(new SharedArrayBuffer(4));
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    let all = true;
+    try {
+      for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+        // The state follows the ")" that closes the command name.
+        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        if (state !== 'T' && state !== 't') all = false;
+      }
+    } catch {
+      return false; // the daemon is gone
+    }
+    if (all) return true;
+    if (Date.now() > until) return false;
+    Atomics.wait(tick, 0, 0, 1);
+  }
+}
+
 function signal(pid: number, sig: NodeJS.Signals): boolean {
   try {
     process.kill(pid, sig);
@@ -426,6 +448,9 @@ class SlowFsImpl implements SlowFs {
     // The abort file must be reachable without spawning anything once hung.
     ensureFusectlSync();
     if (!signal(this.pid, 'SIGSTOP')) throw new Error('slowfs: SIGSTOP failed');
+    // kill() returns before the stop takes effect: a request sent in that window could
+    // still be answered. Return only once every thread of the daemon is stopped.
+    if (!waitAllStopped(this.pid, 2000)) throw new Error('slowfs: the daemon did not stop');
     this.hung = true;
   }
 
