@@ -5,6 +5,11 @@
  * engine with a ChunkReader that asks the pool. Chunks are allocated in the
  * thread and transferred, never copied.
  *
+ * Isolation (docs/isolation.md): each volume gets its own pool of
+ * WORKER_THREADS threads, created on first use, and every operation also goes
+ * through the volume's gate (cap, deadline, health), exactly as in the stream
+ * engine (gated-file.ts), so a hung volume can only ever hold its own threads.
+ *
  * Lifecycle (style-anchors P13): ReaderPool is a thin facade over a private
  * piscina pool. A thread that dies fails only the task it was running (the
  * response it was serving ends short) and piscina replaces it. Tasks wait in
@@ -19,15 +24,18 @@ import type { ServerResponse } from 'node:http';
 import { Piscina } from 'piscina';
 import type { BodyPiece } from '../core/types';
 import { isFailure, type ReaderResults, type ReaderTask } from '../../workers/protocol';
-import type { ChunkReader } from './body-stream';
 import { sendBody } from './send-body';
 import type { DirEntry, Engine, OpenedFile, PathStat, SendOutcome } from './types';
+import { gatesOf, openGatedFile, type GatedFile, type RawFileOps } from './gated-file';
+import { currentVolumes, type Volume, type VolumeRegistry } from '../volumes';
 
 export interface WorkerEngineOptions {
   readonly chunkBytes: number;
   readonly threads: number;
   /** Tasks that may wait for a thread; one more is refused with RS_ERR_QUEUE_FULL. Close tasks are never refused. */
   readonly maxQueue?: number;
+  /** Per-volume gates; default: the process's registry installed by serve(), or none (one shared pool). */
+  readonly volumes?: VolumeRegistry;
 }
 
 /** Compiled thread code: dist/workers/reader.js, next to dist/app/engines/. */
@@ -149,48 +157,74 @@ export class ReaderPool {
 }
 
 export function createWorkerEngine(options: WorkerEngineOptions): Engine {
-  const pool = new ReaderPool(options.threads, options.maxQueue ?? 10_000);
+  const maxQueue = options.maxQueue ?? 10_000;
+  const gates = gatesOf(() => options.volumes ?? currentVolumes());
+  const { run } = gates;
+  // One pool per volume (created on first use), so a hung volume can only ever hold its own
+  // threads; without gates (an engine built outside serve()), one shared pool.
+  const pools = new Map<Volume | undefined, ReaderPool>();
+  const poolFor = (p: string): ReaderPool => {
+    const v = gates.volumeOf(p);
+    let pool = pools.get(v);
+    if (!pool) {
+      pool = new ReaderPool(options.threads, maxQueue);
+      pools.set(v, pool);
+    }
+    return pool;
+  };
+  // Start the threads of the volumes known now, so no first request waits for them.
+  for (const v of (options.volumes ?? currentVolumes())?.volumes() ?? [undefined]) {
+    pools.set(v, new ReaderPool(options.threads, maxQueue));
+  }
+  const files = new WeakMap<OpenedFile, GatedFile>();
 
-  function closeFd(fd: number): Promise<void> {
-    // fds are process-wide: close through the pool like every other fs call; if
-    // the pool is gone (shutdown), close from the main thread instead.
-    return pool.run({ op: 'close', fd }).then(
-      () => undefined,
-      (err: { code?: unknown }) => {
-        if (err?.code === 'EBADF') return;
-        return new Promise<void>((resolve) => fs.close(fd, () => resolve()));
+  function rawOps(p: string): RawFileOps {
+    const pool = poolFor(p);
+    return {
+      async read(fd: number, position: number, length: number): Promise<Buffer> {
+        const view = await pool.run({ op: 'read', fd, position, length });
+        return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
       },
-    );
+      // fds are process-wide: close through the pool like every other fs call; if
+      // the pool is gone (shutdown), close from the main thread instead.
+      close: (fd: number): Promise<void> =>
+        pool.run({ op: 'close', fd }).then(
+          () => undefined,
+          (err: { code?: unknown }) => {
+            if (err?.code === 'EBADF') return;
+            return new Promise<void>((resolve) => fs.close(fd, () => resolve()));
+          },
+        ),
+    };
   }
 
   return {
     name: 'worker',
-    realpath: (p: string): Promise<string> => pool.run({ op: 'realpath', path: p }),
-    stat: (p: string): Promise<PathStat> => pool.run({ op: 'stat', path: p }),
+    realpath: (p: string): Promise<string> => run(p, 'realpath', () => poolFor(p).run({ op: 'realpath', path: p })),
+    stat: (p: string): Promise<PathStat> => run(p, 'stat', () => poolFor(p).run({ op: 'stat', path: p })),
     async open(p: string): Promise<OpenedFile> {
-      const raw = await pool.run({ op: 'open', path: p });
-      let closed: Promise<void> | undefined;
-      return { fd: raw.fd, meta: raw.meta, dev: raw.dev, close: () => (closed ??= closeFd(raw.fd)) };
+      const file = await openGatedFile(p, gates, () => poolFor(p).run({ op: 'open', path: p }), rawOps(p), options.chunkBytes);
+      files.set(file, file);
+      return file;
     },
-    list: (p: string): Promise<DirEntry[]> => pool.run({ op: 'list', path: p }),
-    async sendBody(file: OpenedFile, body: readonly BodyPiece[], res: ServerResponse): Promise<SendOutcome> {
-      // The client going away cancels the read still waiting for a thread.
-      const ac = new AbortController();
-      const onClose = (): void => ac.abort();
-      res.once('close', onClose);
-      const reader: ChunkReader = {
-        async read(fd: number, position: number, length: number): Promise<Buffer> {
-          const view = await pool.run({ op: 'read', fd, position, length }, ac.signal);
-          return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
-        },
-      };
-      try {
-        return await sendBody(body, reader, file.fd, options.chunkBytes, res);
-      } finally {
-        res.off('close', onClose);
+    // The whole listing (readdir + one stat per entry) is one task on the folder's volume.
+    list: (p: string): Promise<DirEntry[]> => run(p, 'list', () => poolFor(p).run({ op: 'list', path: p })),
+    sendBody(file: OpenedFile, body: readonly BodyPiece[], res: ServerResponse): Promise<SendOutcome> {
+      const gated = files.get(file);
+      if (!gated) return Promise.reject(new Error('sendBody: the file was not opened by this engine'));
+      return sendBody(body, gated.reader, file.fd, options.chunkBytes, res);
+    },
+    describe: () => {
+      const totals = { threads: 0, running: 0, queued: 0, threadExits: 0 };
+      for (const pool of pools.values()) {
+        const s = pool.stats();
+        for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += s[k] ?? 0;
       }
+      return { engine: 'worker', chunkBytes: options.chunkBytes, pools: pools.size, ...totals };
     },
-    describe: () => ({ engine: 'worker', chunkBytes: options.chunkBytes, ...pool.stats() }),
-    close: () => pool.close(),
+    close: async () => {
+      await Promise.all([...pools.values()].map((pool) => pool.close()));
+    },
   };
 }
+
