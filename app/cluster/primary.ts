@@ -103,7 +103,10 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     tracked.set(worker.id, t);
     worker.on('message', (m: unknown) => {
       if (!isWorkerMessage(m)) return;
-      if (m.type === 'rs:listening') {
+      if (m.type === 'rs:volume') {
+        // Pass a worker's volume health event on to every other worker.
+        for (const other of tracked.values()) if (other !== t) tell(other, m);
+      } else if (m.type === 'rs:listening') {
         t.listening = true;
         for (const w of t.listeningWaiters.splice(0)) w(true);
         onListening();

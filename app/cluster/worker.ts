@@ -10,6 +10,7 @@ import type { Config } from '../config';
 import { serve } from '../serve';
 import type { RunningServer } from '../server';
 import { isPrimaryMessage, type WorkerMessage } from './messages';
+import { currentVolumes } from '../volumes';
 
 /** How long an orphaned worker may take to exit, whatever it is doing. */
 const ORPHAN_EXIT_MS = 1_000;
@@ -64,6 +65,7 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
   process.on('message', (m: unknown) => {
     if (!isPrimaryMessage(m)) return;
     if (m.type === 'rs:workers') pids = m.pids;
+    else if (m.type === 'rs:volume') currentVolumes()?.applyPeerEvent(m.event);
     else if (m.type === 'rs:stop') stop(m.graceMs, 'primary asked');
     else releaseWaiter?.();
   });
@@ -77,6 +79,9 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
     listeningMessage: 'worker listening',
     health: () => ({ workers: [...pids], primary: process.ppid }),
   });
+  // Volumes are disks, shared by every worker: one worker's errors and state changes are everybody's.
+  const volumes = currentVolumes();
+  if (volumes) volumes.onLocalEvent = (event) => send({ type: 'rs:volume', event });
   if (!process.connected) return orphaned();
   if (stopBeforeReady !== undefined) return stop(stopBeforeReady, 'asked before ready');
   send({ type: 'rs:listening', port: running.port });

@@ -24,6 +24,11 @@ export interface VolumeSettings extends GateLimits {
 
 const PROBE_BYTES = 4096;
 
+/** A health event of one volume, shared between cluster processes (they serve the same disks). */
+export type VolumeEvent =
+  | { readonly kind: 'error'; readonly dev: number; readonly op: VolumeOp; readonly what: string }
+  | { readonly kind: 'state'; readonly dev: number; readonly state: VolumeState };
+
 const noopObserver: VolumeObserver = {
   opDone: () => undefined,
   timedOut: () => undefined,
@@ -38,6 +43,12 @@ export class VolumeRegistry {
   private rootVolume!: Volume;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly observer: VolumeObserver;
+  /**
+   * Where this process's own volume events go (a cluster worker sends them to its peers,
+   * app/cluster/worker.ts); events applied from peers are not sent on again.
+   */
+  onLocalEvent: ((e: VolumeEvent) => void) | undefined;
+  private applyingPeerEvent = false;
   /** The settings' cap, or the number of mounts found at start if more (the threadpool was sized for those). */
   private maxVolumes: number | undefined;
 
@@ -53,6 +64,11 @@ export class VolumeRegistry {
       stateChanged: (v, state, why) => {
         observer.stateChanged(v, state, why);
         this.logState(v, state, why);
+        if (!this.applyingPeerEvent) this.onLocalEvent?.({ kind: 'state', dev: v.dev, state });
+      },
+      errorNoted: (v, op, what) => {
+        observer.errorNoted?.(v, op, what);
+        if (!this.applyingPeerEvent) this.onLocalEvent?.({ kind: 'error', dev: v.dev, op, what });
       },
     };
     this.rescan();
@@ -128,6 +144,23 @@ export class VolumeRegistry {
 
   describe(): Record<string, unknown>[] {
     return this.volumes().map((v) => v.describe());
+  }
+
+  /**
+   * Applies a volume event from another process of the cluster: its errors count toward
+   * this process's limit, and a state change (degraded, or restored by its probe) is
+   * taken over, so every process refuses and recovers together.
+   */
+  applyPeerEvent(e: VolumeEvent): void {
+    const v = this.byDev.get(e.dev);
+    if (!v) return;
+    this.applyingPeerEvent = true;
+    try {
+      if (e.kind === 'error') v.noteError(e.op, e.what);
+      else v.setState(e.state, { from: 'peer' });
+    } finally {
+      this.applyingPeerEvent = false;
+    }
   }
 
   /** One probe per degraded volume at a time; the flag clears only when the kernel returns. */

@@ -39,6 +39,8 @@ export interface VolumeObserver {
   timedOut(volume: Volume, op: VolumeOp, whileQueued: boolean): void;
   rejected(volume: Volume, reason: 'busy' | 'degraded'): void;
   stateChanged(volume: Volume, state: VolumeState, why: Record<string, unknown>): void;
+  /** A timeout or I/O error counted toward the error limit (cluster processes share these). */
+  errorNoted?(volume: Volume, op: VolumeOp, what: string): void;
 }
 
 export interface RunOptions<T> {
@@ -189,8 +191,9 @@ export class Volume {
     }
   }
 
-  /** A timeout or I/O error of a running operation. */
-  private noteError(op: VolumeOp, what: string): void {
+  /** A timeout or I/O error of a running operation (here, or in another process of the cluster). */
+  noteError(op: VolumeOp, what: string): void {
+    this.observer.errorNoted?.(this, op, what);
     const now = Date.now();
     this.errors.push(now);
     while (this.errors.length > 0 && (this.errors[0] ?? 0) <= now - this.limits.errorWindowMs) this.errors.shift();
