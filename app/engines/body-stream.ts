@@ -11,9 +11,10 @@ import type { BodyPiece } from '../core/types';
 export interface ChunkReader {
   /**
    * Reads up to `length` bytes of `fd` at `position`. Resolves with exactly the
-   * bytes read (an empty buffer at end of file).
+   * bytes read (an empty buffer at end of file). `signal` aborts when the client
+   * has gone: a read still waiting for a thread may then be dropped.
    */
-  read(fd: number, position: number, length: number): Promise<Buffer>;
+  read(fd: number, position: number, length: number, signal?: AbortSignal): Promise<Buffer>;
 }
 
 /** The file ended before the planned span did: it was truncated while we served it. */
@@ -38,6 +39,7 @@ export class BodyStream extends Readable {
     private readonly reader: ChunkReader,
     private readonly fd: number,
     private readonly chunkBytes: number,
+    private readonly signal?: AbortSignal,
   ) {
     // One chunk of read-ahead: a paused client costs at most about two chunks.
     super({ highWaterMark: chunkBytes });
@@ -73,7 +75,7 @@ export class BodyStream extends Readable {
     }
     if (this.position < 0) this.position = piece.start;
     const want = Math.min(this.chunkBytes, piece.end - this.position + 1);
-    const chunk = await this.reader.read(this.fd, this.position, want);
+    const chunk = await this.reader.read(this.fd, this.position, want, this.signal);
     if (chunk.length === 0) throw new ShortReadError();
     this.position += chunk.length;
     if (this.position > piece.end) {

@@ -43,26 +43,27 @@ function gatedFile(
 
   const closeNow = (): Promise<void> => run(p, 'close', () => ops.close(raw.fd), { noDeadline: true, mustRun: true });
 
-  function readOn(position: number, length: number): Promise<Buffer> {
-    return run(p, 'read', () => {
+  function readOn(position: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+    const kernelRead = (): Promise<Buffer> => {
       const kernel = ops.read(raw.fd, position, length);
       pending.add(kernel);
       const drop = (): void => void pending.delete(kernel);
       kernel.then(drop, drop);
       return kernel;
-    });
+    };
+    return run(p, 'read', kernelRead, signal ? { signal } : undefined);
   }
 
   return {
     ...raw,
     reader: {
-      read(_fd: number, position: number, length: number): Promise<Buffer> {
+      read(_fd: number, position: number, length: number, signal?: AbortSignal): Promise<Buffer> {
         const pre = prefetched;
         if (pre && pre.position === position && pre.length === length) {
           prefetched = undefined;
           return pre.data;
         }
-        return readOn(position, length);
+        return readOn(position, length, signal);
       },
     },
     close(): Promise<void> {

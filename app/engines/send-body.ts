@@ -24,7 +24,11 @@ export async function sendBody(
   chunkBytes: number,
   res: ServerResponse,
 ): Promise<SendOutcome> {
-  const stream = new BodyStream(body, reader, fd, chunkBytes);
+  // The client going away cancels a read still waiting for its volume's gate.
+  const gone = new AbortController();
+  const onClose = (): void => gone.abort();
+  res.once('close', onClose);
+  const stream = new BodyStream(body, reader, fd, chunkBytes, gone.signal);
   try {
     await pipeline(stream, res);
     return { ok: true, bytes: stream.bytesProduced };
@@ -32,5 +36,7 @@ export async function sendBody(
     const reason = reasonOf(err, res);
     if (!res.destroyed) res.destroy();
     return { ok: false, bytes: stream.bytesProduced, reason };
+  } finally {
+    res.off('close', onClose);
   }
 }

@@ -1,6 +1,6 @@
 /** Errors a volume gate raises. All of them mean "503 + Retry-After" before the headers. */
 
-export type VolumeErrorCode = 'RS_ERR_READ_TIMEOUT' | 'RS_ERR_VOLUME_BUSY' | 'RS_ERR_VOLUME_DEGRADED';
+export type VolumeErrorCode = 'RS_ERR_READ_TIMEOUT' | 'RS_ERR_VOLUME_BUSY' | 'RS_ERR_VOLUME_DEGRADED' | 'RS_ERR_CANCELLED';
 
 export class VolumeError extends Error {
   constructor(

@@ -50,6 +50,8 @@ export interface RunOptions<T> {
   readonly mustRun?: boolean;
   /** Called with the result of an operation that succeeded after its deadline had failed the caller. */
   readonly late?: (value: T) => void;
+  /** The caller went away: an operation still waiting for a slot is dropped (one already running is not). */
+  readonly signal?: AbortSignal;
 }
 
 interface Task {
@@ -156,15 +158,27 @@ export class Volume {
           );
         },
       };
+      const dequeue = (): boolean => {
+        const i = this.queue.indexOf(task);
+        if (i >= 0) this.queue.splice(i, 1);
+        return i >= 0;
+      };
+      opts.signal?.addEventListener(
+        'abort',
+        () => {
+          if (settled || !task.queued || !dequeue()) return;
+          settled = true;
+          if (timer) clearTimeout(timer);
+          reject(new VolumeError('RS_ERR_CANCELLED', this.id, `${op} on volume ${this.mount} was cancelled`));
+        },
+        { once: true },
+      );
       if (!opts.noDeadline) {
         timer = setTimeout(() => {
           if (settled) return;
           settled = true;
           const whileQueued = task.queued;
-          if (whileQueued) {
-            const i = this.queue.indexOf(task);
-            if (i >= 0) this.queue.splice(i, 1);
-          }
+          if (whileQueued) dequeue();
           this.observer.timedOut(this, op, whileQueued);
           reject(new VolumeError('RS_ERR_READ_TIMEOUT', this.id, `${op} on volume ${this.mount} took longer than ${Math.round(deadlineMs)} ms`));
         }, deadlineMs);
