@@ -6,7 +6,7 @@
   "targets": [
     {
       "target_name": "rangeserve_native",
-      "sources": ["src/rangeserve.cc"],
+      "sources": ["src/rangeserve.cc", "src/zero-copy.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [
         "NAPI_VERSION=8",

@@ -35,6 +35,11 @@
 #include <unistd.h>
 #endif
 
+// Zero-copy sendfile senders (zero-copy.cc).
+namespace rangeserve_zero_copy {
+void InitZeroCopy(Napi::Env env, Napi::Object exports);
+}
+
 namespace {
 
 // Linux <linux/ioprio.h> values, spelled out so the build does not depend on
@@ -300,6 +305,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ioprioSet", Napi::Function::New(env, IoprioSet, "ioprioSet"));
   exports.Set("ioprioGet", Napi::Function::New(env, IoprioGet, "ioprioGet"));
   exports.Set("constants", MakeConstants(env));
+  rangeserve_zero_copy::InitZeroCopy(env, exports);
 #ifdef __linux__
   exports.Set("supported", Napi::Boolean::New(env, true));
 #else
