@@ -40,6 +40,10 @@ export interface Config {
   readonly volumeProbeIntervalMs: number;
   readonly volumeMaxVolumes: number;
   readonly volumeRescanMs: number;
+  /** Zero-copy sendfile for plain-TCP single-span bodies (docs/zero-copy.md); auto falls back silently. */
+  readonly zeroCopy: 'auto' | 'off';
+  /** Bodies shorter than this always take the JS path. */
+  readonly zeroCopyMinBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -129,6 +133,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const volumeProbeIntervalMs = read(env, 'VOLUME_PROBE_INTERVAL_MS', integer(50, 3_600_000), '5000');
   const volumeMaxVolumes = read(env, 'VOLUME_MAX_VOLUMES', integer(1, 200), '8');
   const volumeRescanMs = read(env, 'VOLUME_RESCAN_MS', integer(0, 86_400_000), '10000');
+  const zeroCopy = read(env, 'ZERO_COPY', z.enum(['auto', 'off'], { message: 'expected auto or off' }), 'auto');
+  const zeroCopyMinBytes = read(env, 'ZERO_COPY_MIN_BYTES', integer(1, 2 ** 40), '65536');
   return Object.freeze({
     port,
     host,
@@ -153,5 +159,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     volumeProbeIntervalMs,
     volumeMaxVolumes,
     volumeRescanMs,
+    zeroCopy,
+    zeroCopyMinBytes,
   });
 }

@@ -11,6 +11,7 @@ import { setVolumeSource, volumeMetrics } from './metrics';
 import { startServer, type RunningServer } from './server';
 import { installVolumes, VolumeRegistry } from './volumes';
 import { VERSION } from './version';
+import { configureZeroCopy } from './zero-copy';
 
 export interface ServeOptions {
   readonly health?: () => Record<string, unknown>;
@@ -28,6 +29,7 @@ export async function serve(config: Config, log: Logger, options: ServeOptions =
   setVolumeSource(() => volumes.volumes());
   log.info({ volumes: volumes.describe().map((v) => v['mount']), uvThreadpoolSize: process.env['UV_THREADPOOL_SIZE'] }, 'volumes');
   const engine = createEngine(config);
+  configureZeroCopy(config);
   const app = createApp({ config, engine, rootReal, log, version: VERSION, volumes, ...(options.health ? { health: options.health } : {}) });
   let started: RunningServer;
   try {

@@ -7,6 +7,7 @@ import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { BodyPiece } from '../core/types';
 import { BodyStream, type ChunkReader } from './body-stream';
+import { tryZeroCopy } from '../zero-copy';
 import type { SendOutcome } from './types';
 
 function reasonOf(err: unknown, res: ServerResponse): 'aborted' | 'short-read' | 'io-error' | 'timeout' {
@@ -24,6 +25,8 @@ export async function sendBody(
   chunkBytes: number,
   res: ServerResponse,
 ): Promise<SendOutcome> {
+  const z = await tryZeroCopy(body, fd, res);
+  if (z) return z;
   // The client going away cancels a read still waiting for its volume's gate.
   const gone = new AbortController();
   const onClose = (): void => gone.abort();

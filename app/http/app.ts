@@ -13,6 +13,7 @@ import type { VolumeRegistry } from '../volumes';
 import { createFilesRoute, type RequestOutcome } from './files-route';
 import { healthRoutes } from './health-routes';
 import { sendShort } from './short-response';
+import { zeroCopyStatus } from '../zero-copy';
 
 export interface AppContext {
   readonly config: Config;
@@ -52,6 +53,7 @@ export function createApp(ctx: AppContext): express.Express {
       version: ctx.version,
       pid: process.pid,
       ...ctx.engine.describe(),
+      zeroCopy: zeroCopyStatus(),
       ...(ctx.health ? ctx.health() : {}),
     });
     res.writeHead(200, {
