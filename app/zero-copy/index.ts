@@ -77,7 +77,7 @@ function volumeOfFd(fd: number): Volume | undefined {
   }
 }
 
-function record(ended: Ended, bytes: number): void {
+function record(ended: Ended | 'fallback', bytes: number): void {
   zeroCopyResponses.inc({ ended });
   zeroCopyBytes.inc(bytes);
 }
@@ -123,9 +123,17 @@ export async function tryZeroCopy(body: readonly BodyPiece[], fd: number, res: S
             finish({ ok: true, bytes });
             return;
           }
+          if (ended === 'unsupported' && bytes === 0) {
+            // This file system cannot splice (some FUSE mounts): nothing was sent, the JS path takes over.
+            settled = true;
+            res.off('close', onClose);
+            record('fallback', 0);
+            resolve(undefined);
+            return;
+          }
           if (ended === 'io-error') volume?.noteError('read', 'EIO');
           res.destroy();
-          finish({ ok: false, bytes, reason: ended });
+          finish({ ok: false, bytes, reason: ended === 'unsupported' ? 'io-error' : ended });
         },
       });
     } catch {

@@ -13,7 +13,8 @@
 import os from 'node:os';
 import type { SenderStats, ZeroCopyNative } from './native';
 
-export type Ended = 'complete' | 'aborted' | 'short-read' | 'io-error' | 'timeout';
+/** unsupported: the kernel cannot sendfile from this file or to this socket (EINVAL, ENOSYS, EOPNOTSUPP). */
+export type Ended = 'complete' | 'aborted' | 'short-read' | 'io-error' | 'timeout' | 'unsupported';
 
 export interface JobHandlers {
   /** Bytes sent so far; called while bytes move (a few times a second at most). */
@@ -24,12 +25,14 @@ export interface JobHandlers {
 
 const E = os.constants.errno;
 const ABORTED = new Set<number | undefined>([E.EPIPE, E.ECONNRESET, E.ENOTCONN, E.ECANCELED, E.ETIMEDOUT]);
+const UNSUPPORTED = new Set<number | undefined>([E.EINVAL, E.ENOSYS, E.EOPNOTSUPP]);
 
 /** How a finished job ended, from its errno. */
 export function endedOf(errno: number): Ended {
   if (errno === 0) return 'complete';
   if (errno === E.ENODATA) return 'short-read';
   if (ABORTED.has(errno)) return 'aborted';
+  if (UNSUPPORTED.has(errno)) return 'unsupported';
   return 'io-error';
 }
 
