@@ -37,6 +37,7 @@ const SHORT: Record<string, string> = {
   plain: 'plain stream',
   'rs-stream': 'rs stream',
   'rs-worker': 'rs worker',
+  'rs-stream-js': 'rs stream (JS path)',
   'rs-cluster-stream': 'rs cluster·stream',
   'rs-cluster-worker': 'rs cluster·worker',
 };
@@ -51,7 +52,7 @@ function parseArgs(argv: readonly string[]): { quick: boolean; rounds?: number; 
     else if (a === '--rounds') rounds = Math.max(1, Math.min(5, Number(argv[++i]) || 1));
     else if (a === '--only') only = (argv[++i] ?? '').split(',').filter((s) => s !== '');
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: node dist/bench/run.js [--quick] [--rounds N (1-5)] [--only nginx,express,plain,rs-stream,...]\n');
+      process.stdout.write('usage: node dist/bench/run.js [--quick] [--rounds N (1-5)] [--only nginx,express,plain,rs-stream,rs-stream-js,...]\n');
       process.exit(0);
     } else {
       process.stderr.write(`unknown argument ${a}\n`);

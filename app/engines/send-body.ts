@@ -25,7 +25,7 @@ export async function sendBody(
   chunkBytes: number,
   res: ServerResponse,
 ): Promise<SendOutcome> {
-  const z = await tryZeroCopy(body, fd, res);
+  const z = await tryZeroCopy(body, fd, res, reader, chunkBytes);
   if (z) return z;
   // The client going away cancels a read still waiting for its volume's gate.
   const gone = new AbortController();

@@ -15,13 +15,15 @@
 import fs from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { BodyPiece } from '../core/types';
+import type { ChunkReader } from '../engines/body-stream';
 import type { SendOutcome } from '../engines/types';
 import { currentVolumes, type Volume } from '../volumes';
 import { singleSpan, verdict } from './eligibility';
 import { zeroCopyBytes, zeroCopyResponses } from './metrics';
 import { loadZeroCopyNative } from './native';
 import { ZeroCopySender, type Ended } from './sender';
-import { flushHeaders, rearmStallTimer, socketFacts, socketOf } from './socket';
+import { sendRestInJs } from './js-rest';
+import { rearmStallTimer, socketFacts, socketOf, writeAndFlush } from './socket';
 
 export interface ZeroCopySettings {
   readonly zeroCopy: 'auto' | 'off';
@@ -82,14 +84,38 @@ function record(ended: Ended | 'fallback', bytes: number): void {
   zeroCopyBytes.inc(bytes);
 }
 
+/** How a read before the sendfile part failed, in SendOutcome's words. */
+function readFailure(err: unknown, res: ServerResponse): 'aborted' | 'short-read' | 'io-error' | 'timeout' {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'RS_ERR_READ_TIMEOUT') return 'timeout';
+  if (res.destroyed || code === 'RS_ERR_CANCELLED') return 'aborted';
+  return 'io-error';
+}
+
 /**
  * Sends the body with sendfile when it can, else resolves undefined without
  * having written anything but (possibly) the headers. The caller has set the
  * status and headers; the file fd stays the caller's (the addon sends from a dup).
+ *
+ * The first chunk goes through Node, read with the engine's `reader`: the
+ * files route reads it before the status line (a disk that fails at once gets
+ * a clean 503), so it is in memory already, and sending it keeps "a disk that
+ * fails after the headers still delivers what was read" true on this path.
+ * sendfile takes the rest.
  */
-export async function tryZeroCopy(body: readonly BodyPiece[], fd: number, res: ServerResponse): Promise<SendOutcome | undefined> {
+export async function tryZeroCopy(
+  body: readonly BodyPiece[],
+  fd: number,
+  res: ServerResponse,
+  reader: ChunkReader,
+  chunkBytes: number,
+): Promise<SendOutcome | undefined> {
   const sender = state.sender;
-  if (!sender || !singleSpan(body, state.minBytes).ok) return undefined;
+  if (!sender) return undefined;
+  const span = singleSpan(body, state.minBytes);
+  if (!span.ok) return undefined;
+  const headLength = Math.min(chunkBytes, span.length);
+  if (span.length - headLength < state.minBytes) return undefined;
   // A pipelined response gets its socket once the responses ahead of it are done.
   const socket = await socketOf(res);
   if (!socket) return undefined;
@@ -98,47 +124,74 @@ export async function tryZeroCopy(body: readonly BodyPiece[], fd: number, res: S
   // A sender stuck on a hung disk: the JS path's gate and deadline answer instead.
   if (sender.isStuck(key)) return undefined;
   if (!verdict(body, state.minBytes, socketFacts(res, socket)).ok) return undefined;
-  if (!(await flushHeaders(res, socket))) return { ok: false, bytes: 0, reason: 'aborted' };
-  const v = verdict(body, state.minBytes, socketFacts(res, socket));
-  if (!v.ok) return undefined;
 
-  return new Promise<SendOutcome | undefined>((resolve) => {
+  const gone = new AbortController();
+  const onGone = (): void => gone.abort();
+  res.once('close', onGone);
+  let head: Buffer;
+  try {
+    head = await reader.read(fd, span.start, headLength, gone.signal);
+  } catch (err) {
+    if (!res.destroyed) res.destroy();
+    return { ok: false, bytes: 0, reason: readFailure(err, res) };
+  } finally {
+    res.off('close', onGone);
+  }
+  if (head.length === 0) {
+    // The file shrank under us: it ends before the planned span starts.
+    res.destroy();
+    return { ok: false, bytes: 0, reason: 'short-read' };
+  }
+  const sentByNode = head.length;
+  if (!(await writeAndFlush(res, socket, head))) return { ok: false, bytes: sentByNode, reason: 'aborted' };
+  const start = span.start + sentByNode;
+  const length = span.length - sentByNode;
+  const end = start + length - 1;
+  const restInJs = (): Promise<SendOutcome> => sendRestInJs(start, end, reader, fd, chunkBytes, res, sentByNode);
+  const v = verdict(body, state.minBytes, socketFacts(res, socket));
+  // Cannot fail with Node's http server (the socket is ours once we wrote to it); finish in JS if it ever does.
+  if (!v.ok) return restInJs();
+
+  return new Promise<SendOutcome>((resolve) => {
     let settled = false;
-    const finish = (outcome: SendOutcome): void => {
+    const finish = (outcome: SendOutcome, sent: number): void => {
       if (settled) return;
       settled = true;
       res.off('close', onClose);
-      record(outcome.ok ? 'complete' : outcome.reason, outcome.bytes);
+      record(outcome.ok ? 'complete' : outcome.reason, sent);
       resolve(outcome);
     };
     let id = 0;
-    const onClose = (): void => finish({ ok: false, bytes: sender.cancel(id), reason: 'aborted' });
+    const onClose = (): void => {
+      const sent = sender.cancel(id);
+      finish({ ok: false, bytes: sentByNode + sent, reason: 'aborted' }, sent);
+    };
     try {
-      id = sender.send(key, v.sockFd, fd, v.start, v.length, {
+      id = sender.send(key, v.sockFd, fd, start, length, {
         onProgress: () => rearmStallTimer(socket),
         onDone: (bytes, ended) => {
           if (ended === 'complete') {
             // Every byte is in the kernel; ending the response lets Node reuse or close the connection.
             res.end();
-            finish({ ok: true, bytes });
+            finish({ ok: true, bytes: sentByNode + bytes }, bytes);
             return;
           }
           if (ended === 'unsupported' && bytes === 0) {
-            // This file system cannot splice (some FUSE mounts): nothing was sent, the JS path takes over.
+            // This file system cannot splice (some FUSE mounts): the JS path sends the rest.
             settled = true;
             res.off('close', onClose);
             record('fallback', 0);
-            resolve(undefined);
+            resolve(restInJs());
             return;
           }
           if (ended === 'io-error') volume?.noteError('read', 'EIO');
           res.destroy();
-          finish({ ok: false, bytes, reason: ended === 'unsupported' ? 'io-error' : ended });
+          finish({ ok: false, bytes: sentByNode + bytes, reason: ended === 'unsupported' ? 'io-error' : ended }, bytes);
         },
       });
     } catch {
-      // The addon could not take it (no descriptor left for a dup): nothing was sent yet.
-      resolve(undefined);
+      // The addon could not take it (no descriptor left for a dup): the JS path sends the rest.
+      resolve(restInJs());
       return;
     }
     res.once('close', onClose);

@@ -57,23 +57,27 @@ export function socketOf(res: ServerResponse): Promise<Socket | undefined> {
 }
 
 /**
- * Sends the status line and headers through Node and waits until they have
- * left for the kernel: bytes written by the sender thread must come after
- * every byte Node wrote. False if the socket closed meanwhile.
+ * Writes `chunk` (with the status line and headers before it) through Node and
+ * waits until Node has handed every byte to the kernel: bytes written by the
+ * sender thread must come after every byte Node wrote. False if the socket
+ * closed or failed meanwhile.
  */
-export async function flushHeaders(res: ServerResponse, socket: Socket): Promise<boolean> {
-  res.flushHeaders();
+export async function writeAndFlush(res: ServerResponse, socket: Socket, chunk: Buffer): Promise<boolean> {
+  const written = await new Promise<boolean>((resolve) => {
+    const onClose = (): void => resolve(false);
+    socket.once('close', onClose);
+    // The callback runs once libuv has written the bytes (after an uncork, if Node corked the socket).
+    res.write(chunk, (err) => {
+      socket.off('close', onClose);
+      resolve(!err);
+    });
+  });
+  if (!written) return false;
+  // Nothing else should be queued; if something is, it leaves the same way. Polling, because
+  // 'drain' only fires after a write that returned false.
   while (!idle(socket)) {
     if (socket.destroyed || res.destroyed) return false;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        socket.off('drain', done);
-        socket.off('close', done);
-        resolve();
-      };
-      socket.once('drain', done);
-      socket.once('close', done);
-    });
+    await new Promise((resolve) => setTimeout(resolve, 1));
   }
   return !socket.destroyed && !res.destroyed;
 }

@@ -179,6 +179,7 @@ const COLORS: Record<string, string> = {
   plain: '#757575',
   'rs-stream': '#1565c0',
   'rs-worker': '#1e88e5',
+  'rs-stream-js': '#90caf9',
   'rs-cluster-stream': '#0097a7',
   'rs-cluster-worker': '#4dd0e1',
 };

@@ -211,7 +211,7 @@ function baseEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function rangeserveTarget(id: string, label: string, mode: string, clusterIo: string): Target {
+function rangeserveTarget(id: string, label: string, mode: string, clusterIo: string, extraEnv: NodeJS.ProcessEnv = {}): Target {
   const main = (ctx: StartContext): string => path.join(ctx.projectRoot, 'dist', 'app', 'main.js');
   return {
     id,
@@ -238,6 +238,7 @@ function rangeserveTarget(id: string, label: string, mode: string, clusterIo: st
           WORKERS: '2',
           LOG_LEVEL: 'warn',
           NODE_ENV: 'production',
+          ...extraEnv,
         },
         healthPath: '/healthz',
       });
@@ -362,6 +363,8 @@ export const TARGETS: readonly Target[] = [
   plainTarget,
   rangeserveTarget('rs-stream', 'rangeserve stream', 'stream', 'stream'),
   rangeserveTarget('rs-worker', 'rangeserve worker', 'worker', 'stream'),
+  // The same server with the zero-copy path off: the JS path's cost, measured in the same run.
+  rangeserveTarget('rs-stream-js', 'rangeserve stream, ZERO_COPY=off', 'stream', 'stream', { ZERO_COPY: 'off' }),
   rangeserveTarget('rs-cluster-stream', 'rangeserve cluster+stream', 'cluster', 'stream'),
   rangeserveTarget('rs-cluster-worker', 'rangeserve cluster+worker', 'cluster', 'worker'),
 ];

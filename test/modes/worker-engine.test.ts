@@ -39,7 +39,8 @@ after(async () => {
 
 describe('worker engine', () => {
   test('a reader thread that dies ends its response short (never hangs) and is replaced', async () => {
-    srv = await startTestServer({ FILES_ROOT: fx.root, MODE: 'worker', RS_TEST_CRASH_READER_AT: String(CRASH_AT) });
+    // The body must go through the reader threads to reach the crash hook, not through sendfile.
+    srv = await startTestServer({ FILES_ROOT: fx.root, MODE: 'worker', ZERO_COPY: 'off', RS_TEST_CRASH_READER_AT: String(CRASH_AT) });
     const h0 = await health(srv.url);
     assert.equal(h0.engine, 'worker');
     assert.equal(h0.mode, 'worker');

@@ -88,7 +88,8 @@ for (const mode of ['stream', 'worker'] as const) {
 
       const plain = await download(http.get as typeof https.get, `http://127.0.0.1:${port(plainServer)}/files/tls.bin`);
       assert.equal(sha256(plain), sha256(data));
-      assert.equal(await zeroCopyBytes(), before + SIZE, 'the plain-TCP response did');
+      // All but the first chunk (READ_CHUNK_BYTES, read before the status line and sent by Node).
+      assert.equal(await zeroCopyBytes(), before + SIZE - 1024 * 1024, 'the plain-TCP response did');
     });
   });
 }
