@@ -30,6 +30,8 @@ export interface ZeroCopySettings {
   readonly zeroCopyMinBytes: number;
   /** A sender thread inside one sendfile call for longer than this fails its volume's transfers. */
   readonly readTimeoutMs: number;
+  /** Sender threads a volume may get (its gate's cap on operations in the kernel). */
+  readonly volumeMaxInflight: number;
 }
 
 interface State {
@@ -52,7 +54,7 @@ export function configureZeroCopy(settings: ZeroCopySettings): void {
     state = { sender: undefined, minBytes: Infinity, reason: load.reason };
     return;
   }
-  started ??= new ZeroCopySender(load.native, settings.readTimeoutMs, (key) => {
+  started ??= new ZeroCopySender(load.native, settings.volumeMaxInflight, settings.readTimeoutMs, (key) => {
     // Counted like a read that overran its deadline: enough of them degrade the volume.
     volumeById(key)?.noteError('read', 'timeout');
   });
@@ -167,7 +169,7 @@ export async function tryZeroCopy(
       finish({ ok: false, bytes: sentByNode + sent, reason: 'aborted' }, sent);
     };
     try {
-      id = sender.send(key, v.sockFd, fd, start, length, {
+      id = sender.send(key, v.sockFd, fd, start, length, chunkBytes, {
         onProgress: () => rearmStallTimer(socket),
         onDone: (bytes, ended) => {
           if (ended === 'complete') {

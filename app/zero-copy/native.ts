@@ -6,7 +6,7 @@
  */
 import { addon, hints } from '../native/addon';
 
-/** One sender thread: the volume it serves, its live jobs, how long it has been inside one sendfile call. */
+/** One sender thread: the volume it serves (several threads may share a key), its live jobs, how long it has been inside one sendfile call. */
 export interface SenderStats {
   readonly key: string;
   readonly jobs: number;
@@ -17,9 +17,13 @@ export interface SenderStats {
 export type ZeroCopyEvent = (id: number, bytes: number, errno: number, done: boolean) => void;
 
 export interface ZeroCopyNative {
-  zeroCopyStart(onEvent: ZeroCopyEvent): void;
-  /** dup()s both fds and queues the job on the sender of `key`; returns the job id. Throws if a dup fails. */
-  zeroCopySend(key: string, sockFd: number, fileFd: number, offset: number, length: number): number;
+  /** Once per process; a volume gets up to `threadsPerKey` sender threads (VOLUME_MAX_INFLIGHT). */
+  zeroCopyStart(onEvent: ZeroCopyEvent, threadsPerKey: number): void;
+  /**
+   * dup()s both fds and queues the job on the sender of `key`; returns the job id. Throws if a
+   * dup fails. `callBytes` caps one sendfile call (READ_CHUNK_BYTES: as much as one JS-path read).
+   */
+  zeroCopySend(key: string, sockFd: number, fileFd: number, offset: number, length: number, callBytes: number): number;
   /** Shuts the socket down at once and drops the job (its done event then carries ECANCELED). */
   zeroCopyCancel(id: number): void;
   /** Forgets a job that has reported done. */
@@ -50,5 +54,5 @@ export function loadZeroCopyNative(): NativeLoad {
   const loaded: unknown = addon;
   if (!isZeroCopyNative(loaded)) return { native: undefined, reason: 'native addon predates zero-copy (run `node native/build.js`)' };
   if (!loaded.zeroCopySupported) return { native: undefined, reason: `zero-copy needs Linux (platform is ${process.platform})` };
-  return { native: loaded, reason: 'sendfile from one sender thread per volume' };
+  return { native: loaded, reason: 'sendfile from sender threads per volume' };
 }

@@ -50,16 +50,16 @@ export class ZeroCopySender {
   readonly #stuck = new Set<string>();
   #watchdog: NodeJS.Timeout | undefined;
 
-  constructor(native: ZeroCopyNative, stuckAfterMs: number, onStuck: (key: string) => void) {
+  constructor(native: ZeroCopyNative, threadsPerKey: number, stuckAfterMs: number, onStuck: (key: string) => void) {
     this.#native = native;
     this.#stuckAfterMs = stuckAfterMs;
     this.#onStuck = onStuck;
-    native.zeroCopyStart((id, bytes, errno, done) => this.#event(id, bytes, errno, done));
+    native.zeroCopyStart((id, bytes, errno, done) => this.#event(id, bytes, errno, done), threadsPerKey);
   }
 
   /** Queues a job on the sender of `key` (a volume id). Throws if the addon cannot take it (dup failed). */
-  send(key: string, sockFd: number, fileFd: number, start: number, length: number, handlers: JobHandlers): number {
-    const id = this.#native.zeroCopySend(key, sockFd, fileFd, start, length);
+  send(key: string, sockFd: number, fileFd: number, start: number, length: number, callBytes: number, handlers: JobHandlers): number {
+    const id = this.#native.zeroCopySend(key, sockFd, fileFd, start, length, callBytes);
     this.#jobs.set(id, { key, handlers, bytes: 0 });
     this.#watchdog ??= setInterval(() => this.#check(), Math.max(50, Math.min(1000, this.#stuckAfterMs / 4))).unref();
     return id;
@@ -98,16 +98,20 @@ export class ZeroCopySender {
   }
 
   #check(): void {
-    for (const s of this.#native.zeroCopyStats()) {
-      if (s.busyMs <= this.#stuckAfterMs) {
-        this.#stuck.delete(s.key);
+    // A volume is stuck while any of its sender threads is; all its jobs end (which of
+    // them shared that thread is the addon's business, and a hung disk rarely hangs alone).
+    const busiest = new Map<string, number>();
+    for (const s of this.#native.zeroCopyStats()) busiest.set(s.key, Math.max(busiest.get(s.key) ?? 0, s.busyMs));
+    for (const [key, busyMs] of busiest) {
+      if (busyMs <= this.#stuckAfterMs) {
+        this.#stuck.delete(key);
         continue;
       }
-      if (this.#stuck.has(s.key)) continue;
-      this.#stuck.add(s.key);
-      this.#onStuck(s.key);
+      if (this.#stuck.has(key)) continue;
+      this.#stuck.add(key);
+      this.#onStuck(key);
       for (const [id, job] of [...this.#jobs]) {
-        if (job.key !== s.key) continue;
+        if (job.key !== key) continue;
         this.#jobs.delete(id);
         this.#native.zeroCopyCancel(id);
         job.handlers.onDone(job.bytes, 'timeout');

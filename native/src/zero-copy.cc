@@ -3,8 +3,8 @@
 //
 // Exposed (all called on the JS thread; see app/zero-copy/native.ts):
 //
-//   zeroCopyStart(onEvent)                        once per JS environment
-//   zeroCopySend(key, sockFd, fileFd, offset, length) -> job id (number)
+//   zeroCopyStart(onEvent, threadsPerKey)         once per JS environment
+//   zeroCopySend(key, sockFd, fileFd, offset, length, callBytes) -> job id (number)
 //   zeroCopyCancel(id)                            idempotent
 //   zeroCopyStats() -> [{ key, jobs, busyMs }]
 //
@@ -14,8 +14,9 @@
 // early; anything else: the socket or the disk failed; ECANCELED: zeroCopyCancel).
 //
 // Why it is built like this (measured in ../shared/notes/io-findings.md):
-// - One dedicated sender thread per `key` (the caller passes the file's volume), each
-//   with its own epoll. A slow client never holds a thread: the socket is non-blocking
+// - Dedicated sender threads per `key` (the caller passes the file's volume: up to
+//   threadsPerKey of them, VOLUME_MAX_INFLIGHT, so a volume keeps the queue depth its
+//   gate allows; a job stays on the thread it was given), each with its own epoll. A slow client never holds a thread: the socket is non-blocking
 //   (libuv made it so; the dup shares that flag), EAGAIN parks the job in epoll. A
 //   hung disk blocks sendfile inside the kernel, and then only the thread of that
 //   volume: other volumes keep sending. busyMs tells JS how long the thread has been
@@ -60,7 +61,9 @@ namespace {
 #ifdef __linux__
 
 // Bytes one job may send before the thread turns to the next ready job (fairness
-// between fast clients on one volume); also the largest single sendfile call.
+// between fast clients on one volume). Each sendfile call is further capped at the
+// job's callBytes (READ_CHUNK_BYTES): one call then reads what one JS-path read would,
+// so busyMs against READ_TIMEOUT_MS means what a read's deadline means there.
 constexpr int64_t kTurnBytes = 4 * 1024 * 1024;
 constexpr int64_t kProgressMs = 200;
 constexpr int kMaxEvents = 64;
@@ -84,6 +87,7 @@ struct Job {
   int file;
   off_t pos;
   off_t end;  // exclusive
+  int64_t callBytes;
   int64_t sent = 0;
   int64_t reported = 0;
   int64_t lastReportNs = 0;
@@ -193,10 +197,12 @@ class Sender {
 
   // Sends from the job until the socket is full, the turn is used up, or it ends.
   Pumped Pump(Job* job) {
-    int64_t budget = kTurnBytes;
+    int64_t budget = kTurnBytes > job->callBytes ? kTurnBytes : job->callBytes;
     while (budget > 0) {
-      int64_t left = static_cast<int64_t>(job->end - job->pos);
-      size_t want = static_cast<size_t>(left < budget ? left : budget);
+      int64_t want64 = static_cast<int64_t>(job->end - job->pos);
+      if (want64 > budget) want64 = budget;
+      if (want64 > job->callBytes) want64 = job->callBytes;
+      size_t want = static_cast<size_t>(want64);
       busySinceNs_.store(NowNs());
       ssize_t n = sendfile(job->sock, job->file, &job->pos, want);
       int err = errno;
@@ -322,7 +328,8 @@ class Sender {
 // Per JS environment (the addon also loads in worker_threads for hints).
 struct State {
   std::shared_ptr<Channel> channel;
-  std::map<std::string, std::shared_ptr<Sender>> senders;
+  std::map<std::string, std::vector<std::shared_ptr<Sender>>> senders;
+  size_t perKey = 1;
   std::unordered_map<uint64_t, std::shared_ptr<Sender>> owner;  // job id -> sender (JS thread)
   uint64_t nextId = 1;
 };
@@ -366,6 +373,9 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
   }
   State* s = StateOf(env);
   if (s->channel) return env.Undefined();  // started already
+  int64_t perKey = 1;
+  if (info.Length() > 1 && !info[1].IsUndefined() && !ReadInt(info, 1, "threadsPerKey", &perKey)) return env.Undefined();
+  s->perKey = perKey < 1 ? 1 : (perKey > 64 ? 64 : static_cast<size_t>(perKey));
   auto channel = std::make_shared<Channel>();
   channel->tsfn = Napi::ThreadSafeFunction::New(
       env, info[0].As<Napi::Function>(), "rangeserve-zero-copy", 0, 1);
@@ -378,7 +388,9 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
       std::lock_guard<std::mutex> lock(s->channel->mu);
       s->channel->open = false;
     }
-    for (auto& entry : s->senders) entry.second->Stop();
+    for (auto& entry : s->senders) {
+      for (auto& sender : entry.second) sender->Stop();
+    }
     s->channel->tsfn.Release();
   });
   return env.Undefined();
@@ -396,25 +408,31 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   std::string key = info[0].As<Napi::String>().Utf8Value();
-  int64_t sockFd, fileFd, offset, length;
+  int64_t sockFd, fileFd, offset, length, callBytes;
   if (!ReadInt(info, 1, "sockFd", &sockFd) || !ReadInt(info, 2, "fileFd", &fileFd) ||
-      !ReadInt(info, 3, "offset", &offset) || !ReadInt(info, 4, "length", &length)) {
+      !ReadInt(info, 3, "offset", &offset) || !ReadInt(info, 4, "length", &length) ||
+      !ReadInt(info, 5, "callBytes", &callBytes)) {
     return env.Undefined();
   }
-  if (length == 0 || sockFd > INT32_MAX || fileFd > INT32_MAX) {
+  if (length == 0 || callBytes == 0 || sockFd > INT32_MAX || fileFd > INT32_MAX) {
     Napi::RangeError::New(env, "nothing to send or fd out of range").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  std::shared_ptr<Sender>& sender = s->senders[key];
-  if (!sender) {
+  // The least busy sender of this key; a new one while all are busy and the key has room.
+  std::vector<std::shared_ptr<Sender>>& pool = s->senders[key];
+  std::shared_ptr<Sender> sender;
+  for (auto& candidate : pool) {
+    if (!sender || candidate->jobs() < sender->jobs()) sender = candidate;
+  }
+  if (!sender || (sender->jobs() > 0 && pool.size() < s->perKey)) {
     auto created = std::make_shared<Sender>(key, s->channel);
-    if (!created->Start(created)) {
-      int err = errno;
-      s->senders.erase(key);
-      ThrowSys(env, err, "zero-copy sender");
+    if (created->Start(created)) {
+      pool.push_back(created);
+      sender = created;
+    } else if (!sender) {
+      ThrowSys(env, errno, "zero-copy sender");
       return env.Undefined();
     }
-    sender = created;
   }
   int sock = fcntl(static_cast<int>(sockFd), F_DUPFD_CLOEXEC, 0);
   if (sock < 0) {
@@ -429,7 +447,7 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   auto* job = new Job{s->nextId++, sock, file, static_cast<off_t>(offset),
-                      static_cast<off_t>(offset + length)};
+                      static_cast<off_t>(offset + length), callBytes};
   s->owner[job->id] = sender;
   uint64_t id = job->id;
   sender->Submit(job);
@@ -460,14 +478,16 @@ Napi::Value Forget(const Napi::CallbackInfo& info) {
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   State* s = StateOf(env);
-  Napi::Array out = Napi::Array::New(env, s->senders.size());
+  Napi::Array out = Napi::Array::New(env);
   uint32_t i = 0;
   for (auto& entry : s->senders) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("key", Napi::String::New(env, entry.first));
-    o.Set("jobs", Napi::Number::New(env, entry.second->jobs()));
-    o.Set("busyMs", Napi::Number::New(env, entry.second->BusyMs()));
-    out.Set(i++, o);
+    for (auto& sender : entry.second) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("key", Napi::String::New(env, entry.first));
+      o.Set("jobs", Napi::Number::New(env, sender->jobs()));
+      o.Set("busyMs", Napi::Number::New(env, sender->BusyMs()));
+      out.Set(i++, o);
+    }
   }
   return out;
 }
