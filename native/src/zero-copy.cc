@@ -48,6 +48,7 @@
 
 #ifdef __linux__
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
@@ -130,7 +131,10 @@ class Sender {
     ev.events = EPOLLIN;
     ev.data.u64 = 0;  // job ids start at 1
     if (epoll_ctl(ep_, EPOLL_CTL_ADD, wake_, &ev) != 0) return false;
-    std::thread([self]() { self->Run(); }).detach();
+    std::thread([self]() {
+      pthread_setname_np(pthread_self(), "rs-zero-copy");  // visible in top -H and /proc/<pid>/task
+      self->Run();
+    }).detach();
     return true;
   }
 
