@@ -5,8 +5,8 @@
  * Anything it cannot do (no addon, TLS, multipart, small body, socket gone
  * odd) returns undefined and the caller takes the JS path, silently.
  *
- * The edges (shared/notes/io-findings.md): Node writes the headers and must
- * have flushed them before the first sendfile byte; Node writes nothing while
+ * The edges (shared/notes/io-findings.md): Node writes the headers and the
+ * first chunk and must have flushed them before the first sendfile byte; Node writes nothing while
  * the addon sends (the response is ended only after the last byte); the
  * server's stall timer is re-armed on progress, so a slow but moving client
  * is never cut and a stalled one still is; a client that goes away or a timer
@@ -87,7 +87,7 @@ function record(ended: Ended | 'fallback', bytes: number): void {
 }
 
 /** How a read before the sendfile part failed, in SendOutcome's words. */
-function readFailure(err: unknown, res: ServerResponse): 'aborted' | 'short-read' | 'io-error' | 'timeout' {
+function readFailure(err: unknown, res: ServerResponse): 'aborted' | 'io-error' | 'timeout' {
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'RS_ERR_READ_TIMEOUT') return 'timeout';
   if (res.destroyed || code === 'RS_ERR_CANCELLED') return 'aborted';
@@ -95,8 +95,8 @@ function readFailure(err: unknown, res: ServerResponse): 'aborted' | 'short-read
 }
 
 /**
- * Sends the body with sendfile when it can, else resolves undefined without
- * having written anything but (possibly) the headers. The caller has set the
+ * Sends the body with sendfile when it can, else resolves undefined having
+ * written nothing (the caller then takes the JS path). The caller has set the
  * status and headers; the file fd stays the caller's (the addon sends from a dup).
  *
  * The first chunk goes through Node, read with the engine's `reader`: the

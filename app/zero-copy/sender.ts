@@ -11,7 +11,7 @@
  * the shutdown is done in the addon) and the volume is told, like a slow read.
  */
 import os from 'node:os';
-import type { SenderStats, ZeroCopyNative } from './native';
+import type { ZeroCopyNative } from './native';
 
 /** unsupported: the kernel cannot sendfile from this file or to this socket (EINVAL, ENOSYS, EOPNOTSUPP). */
 export type Ended = 'complete' | 'aborted' | 'short-read' | 'io-error' | 'timeout' | 'unsupported';
@@ -77,10 +77,6 @@ export class ZeroCopySender {
   /** True while the sender of `key` has been inside one sendfile call for longer than the deadline. */
   isStuck(key: string): boolean {
     return this.#stuck.has(key);
-  }
-
-  stats(): SenderStats[] {
-    return this.#native.zeroCopyStats();
   }
 
   #event(id: number, bytes: number, errno: number, done: boolean): void {
