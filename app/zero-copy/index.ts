@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { BodyPiece } from '../core/types';
 import type { ChunkReader } from '../engines/body-stream';
+import { chunkSizeAt } from '../engines/chunk-size';
 import type { SendOutcome } from '../engines/types';
 import { currentVolumes, type Volume } from '../volumes';
 import { singleSpan, verdict } from './eligibility';
@@ -116,7 +117,8 @@ export async function tryZeroCopy(
   if (!sender) return undefined;
   const span = singleSpan(body, state.minBytes);
   if (!span.ok) return undefined;
-  const headLength = Math.min(chunkBytes, span.length);
+  // Exactly the chunk the route prefetched before the status line (chunk-size.ts), so it is not read twice.
+  const headLength = Math.min(chunkSizeAt(0, chunkBytes), span.length);
   if (span.length - headLength < state.minBytes) return undefined;
   // A pipelined response gets its socket once the responses ahead of it are done.
   const socket = await socketOf(res);
