@@ -123,14 +123,22 @@ class Sender {
 
   // Creates the epoll set and starts the (detached) thread; false with errno on failure.
   bool Start(std::shared_ptr<Sender> self) {
+    auto fail = [this]() {
+      int err = errno;
+      if (wake_ >= 0) close(wake_);
+      if (ep_ >= 0) close(ep_);
+      wake_ = ep_ = -1;
+      errno = err;
+      return false;
+    };
     ep_ = epoll_create1(EPOLL_CLOEXEC);
-    if (ep_ < 0) return false;
+    if (ep_ < 0) return fail();
     wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_ < 0) return false;
+    if (wake_ < 0) return fail();
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = 0;  // job ids start at 1
-    if (epoll_ctl(ep_, EPOLL_CTL_ADD, wake_, &ev) != 0) return false;
+    if (epoll_ctl(ep_, EPOLL_CTL_ADD, wake_, &ev) != 0) return fail();
     std::thread([self]() {
       pthread_setname_np(pthread_self(), "rs-zero-copy");  // visible in top -H and /proc/<pid>/task
       self->Run();
