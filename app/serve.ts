@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import { createEngine } from './engines';
+import { hintStatus } from './native/hint-status';
 import { createApp } from './http/app';
 import { setVolumeSource, volumeMetrics } from './metrics';
 import { startServer, type RunningServer } from './server';
@@ -28,6 +29,8 @@ export async function serve(config: Config, log: Logger, options: ServeOptions =
   setVolumeSource(() => volumes.volumes());
   log.info({ volumes: volumes.describe().map((v) => v['mount']), uvThreadpoolSize: process.env['UV_THREADPOOL_SIZE'] }, 'volumes');
   const engine = createEngine(config);
+  const hints = hintStatus(config.hints, engine.name);
+  log.info({ hints, ioPriority: config.ioPriority ?? 'off' }, hints.active ? 'hints active' : 'hints off');
   const app = createApp({ config, engine, rootReal, log, version: VERSION, volumes, ...(options.health ? { health: options.health } : {}) });
   let started: RunningServer;
   try {

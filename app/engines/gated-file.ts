@@ -7,11 +7,20 @@
  * working, so the fd is closed only once every read on it has really returned
  * (never under a pending read, which could land on a reused descriptor), in
  * the background, so an error path never waits for a dying disk.
+ *
+ * Page-cache hints (docs/hints.md) hook in here too, so both engines apply the
+ * same policy without touching the send path: prefetch() (the body is known)
+ * plans them, every read that returns moves them along, close() sends the last
+ * ones first. They go through the volume's gate as op 'hint', only when a slot
+ * is free (never queued behind or ahead of a read), and the fd is never closed
+ * under one.
  */
 import type { BodyPiece } from '../core/types';
 import type { ChunkReader } from './body-stream';
 import type { OpenedRaw } from './fs-ops';
 import type { OpenedFile } from './types';
+import { FileHints, type HintOutcome } from './file-hints';
+import type { Hint, HintOptions } from '../native/hint-policy';
 import type { Prefetching, RunOptions, Volume, VolumeOp, VolumeRegistry } from '../volumes';
 
 /** Runs one operation on a path under its volume's gate (or directly when there are no gates). */
@@ -21,6 +30,16 @@ export type GateRunner = <T>(p: string, op: VolumeOp, fn: () => Promise<T>, opts
 export interface RawFileOps {
   read(fd: number, position: number, length: number): Promise<Buffer>;
   close(fd: number): Promise<void>;
+  /** Page-cache hints; absent when they are off (HINTS=off, no addon). */
+  readonly hints?: HintOps;
+}
+
+/** How an engine sends a batch of posix_fadvise hints for one fd, off the main thread. */
+export interface HintOps {
+  readonly options: HintOptions;
+  advise(fd: number, hints: readonly Hint[]): Promise<void>;
+  /** Counts hints by outcome (metrics). */
+  count?(outcome: HintOutcome, hints: number): void;
 }
 
 export interface GatedFile extends OpenedFile, Prefetching {
@@ -40,15 +59,40 @@ function gatedFile(
   const pending = new Set<Promise<unknown>>();
   let prefetched: { position: number; length: number; data: Promise<Buffer> } | undefined;
   let closed: Promise<void> | undefined;
+  let released = false;
 
-  const closeNow = (): Promise<void> => run(p, 'close', () => ops.close(raw.fd), { noDeadline: true, mustRun: true });
+  const closeNow = (): Promise<void> => {
+    released = true;
+    return run(p, 'close', () => ops.close(raw.fd), { noDeadline: true, mustRun: true });
+  };
+
+  const hintOps = ops.hints;
+  const hints = hintOps
+    ? new FileHints({
+        options: hintOps.options,
+        ...(hintOps.count ? { count: (o: HintOutcome, n: number) => hintOps.count?.(o, n) } : {}),
+        send: (batch) => {
+          if (released) return 'closed';
+          // Best-effort: only when a slot stays free for the read that follows, so a hint never delays one.
+          if (volume && (volume.state !== 'healthy' || volume.freeSlots() < 2)) return 'busy';
+          const call = run(p, 'hint', () => hintOps.advise(raw.fd, batch), { noDeadline: true });
+          pending.add(call);
+          const drop = (): void => void pending.delete(call);
+          call.then(drop, drop);
+          return call;
+        },
+      })
+    : undefined;
 
   function readOn(position: number, length: number, signal?: AbortSignal): Promise<Buffer> {
     const kernelRead = (): Promise<Buffer> => {
       const kernel = ops.read(raw.fd, position, length);
       pending.add(kernel);
       const drop = (): void => void pending.delete(kernel);
-      kernel.then(drop, drop);
+      kernel.then((buf) => {
+        drop();
+        hints?.afterRead(position, buf.length);
+      }, drop);
       return kernel;
     };
     return run(p, 'read', kernelRead, signal ? { signal } : undefined);
@@ -68,15 +112,20 @@ function gatedFile(
     },
     close(): Promise<void> {
       if (closed) return closed;
+      // The last hints (a big download's final DONTNEED) go before the fd does.
+      const hinting = hints?.drain();
       // Same when the close would have to wait for a slot of a busy volume.
-      if (pending.size === 0 && (volume?.hasFreeSlot() ?? true)) return (closed = closeNow());
-      void Promise.allSettled([...pending]).then(closeNow);
+      if (!hinting && pending.size === 0 && (volume?.hasFreeSlot() ?? true)) return (closed = closeNow());
+      void Promise.allSettled([...pending, hinting])
+        .then(() => Promise.allSettled([...pending]))
+        .then(closeNow);
       return (closed = Promise.resolve());
     },
     async prefetch(body: readonly BodyPiece[]): Promise<void> {
       const first = body.find((b) => b.kind === 'file');
       if (!first || first.kind !== 'file' || first.end < first.start) return;
       const length = Math.min(chunkBytes, first.end - first.start + 1);
+      hints?.start(body, raw.meta.size);
       const data = readOn(first.start, length);
       prefetched = { position: first.start, length, data };
       await data;
