@@ -90,9 +90,11 @@ async function main(): Promise<void> {
       }
     }
     const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+    const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
     const lines = [
       `${new Date().toISOString().slice(0, 16)}Z, ${os.cpus().length} × ${cpu}, Linux ${os.release()}, ${deviceOf(dir)}; ` +
-        `${SIZE / MiB} MiB file, one cold-cache download per row (${dropCaches ? 'drop_caches' : 'file evicted with DONTNEED'}), default HINT_* settings.`,
+        `${SIZE / MiB} MiB file, one cold-cache download per row (${dropCaches ? 'drop_caches' : 'file evicted with DONTNEED'}), default HINT_* settings; ` +
+        `load average at the end ${load}.`,
       '',
       '| engine | hints | MiB/s | peak cached (MiB) | cached after (MiB) |',
       '|---|---|---:|---:|---:|',

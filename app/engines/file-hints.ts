@@ -87,10 +87,12 @@ export class FileHints {
   /** The body is known (before its first read): plan and send the open-time hints. */
   start(body: readonly BodyPiece[], size: number): void {
     if (this.#closing || this.#trackers.length > 0) return;
-    const { trackers, atOpen } = trackersFor(body, size, this.#opts.options);
-    this.#trackers = trackers;
-    this.#enqueue(atOpen);
-    this.#flush();
+    this.#safely(() => {
+      const { trackers, atOpen } = trackersFor(body, size, this.#opts.options);
+      this.#trackers = trackers;
+      this.#enqueue(atOpen);
+      this.#flush();
+    });
   }
 
   /** A read of `bytes` bytes at `position` returned. */
@@ -100,8 +102,20 @@ export class FileHints {
     this.#readUpTo = Math.max(this.#readUpTo, end);
     const t = this.#trackers.find((x) => position >= x.plan.start && position < x.plan.endExclusive);
     if (!t) return;
-    this.#enqueue(t.afterRead(end));
-    this.#flush();
+    this.#safely(() => {
+      this.#enqueue(t.afterRead(end));
+      this.#flush();
+    });
+  }
+
+  /** Hints are advice: a bug or a sender that throws costs the hints, never the response. */
+  #safely(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      this.#opts.count?.('failed', this.#queue.length);
+      this.#queue = [];
+    }
   }
 
   /**
@@ -113,7 +127,7 @@ export class FileHints {
   drain(): Promise<void> | undefined {
     this.#closing = true;
     if (!this.#inFlight) {
-      this.#flush();
+      this.#safely(() => this.#flush());
       if (this.#queue.length > 0) this.#drop();
     }
     return this.#inFlight;
@@ -165,11 +179,11 @@ export class FileHints {
       this.#inFlight = undefined;
       if (this.#closing) {
         // drain() was called while this batch ran: the last send, then done.
-        this.#flush();
+        this.#safely(() => this.#flush());
         if (!this.#inFlight && this.#queue.length > 0) this.#drop();
         return this.#inFlight;
       }
-      this.#flush();
+      this.#safely(() => this.#flush());
       return undefined;
     });
   }

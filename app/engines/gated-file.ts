@@ -75,7 +75,12 @@ function gatedFile(
           if (released) return 'closed';
           // Best-effort: only when a slot stays free for the read that follows, so a hint never delays one.
           if (volume && (volume.state !== 'healthy' || volume.freeSlots() < 2)) return 'busy';
-          const call = run(p, 'hint', () => hintOps.advise(raw.fd, batch), { noDeadline: true });
+          let call: Promise<void>;
+          try {
+            call = run(p, 'hint', () => hintOps.advise(raw.fd, batch), { noDeadline: true });
+          } catch (err) {
+            call = Promise.reject(err); // ungated, a sender that throws: still just a failed hint
+          }
           pending.add(call);
           const drop = (): void => void pending.delete(call);
           call.then(drop, drop);
