@@ -94,13 +94,13 @@ function gatedFile(
       const kernel = ops.read(raw.fd, position, length);
       pending.add(kernel);
       const drop = (): void => void pending.delete(kernel);
-      kernel.then((buf) => {
-        drop();
-        hints?.afterRead(position, buf.length);
-      }, drop);
+      kernel.then(drop, drop);
       return kernel;
     };
-    return run(p, 'read', kernelRead, signal ? { signal } : undefined);
+    const result = run(p, 'read', kernelRead, signal ? { signal } : undefined);
+    // After the gate has released the read's slot (and before the caller asks for the next chunk).
+    if (hints) result.then((buf) => hints.afterRead(position, buf.length), () => undefined);
+    return result;
   }
 
   return {
