@@ -12,8 +12,8 @@
  * same policy without touching the send path: prefetch() (the body is known)
  * plans them, every read that returns moves them along, close() sends the last
  * ones first. They go through the volume's gate as op 'hint', only when a slot
- * is free (never queued behind or ahead of a read), and the fd is never closed
- * under one.
+ * stays free for the next read (never queued, so never ahead of one), and the
+ * fd is never closed under one.
  */
 import type { BodyPiece } from '../core/types';
 import type { ChunkReader } from './body-stream';
@@ -71,7 +71,7 @@ function gatedFile(
   const hints = hintOps
     ? new FileHints({
         options: hintOps.options,
-        ...(hintOps.count ? { count: (o: HintOutcome, n: number) => hintOps.count?.(o, n) } : {}),
+        count: (o: HintOutcome, n: number) => hintOps.count?.(o, n),
         send: (batch) => {
           if (released) return 'closed';
           // Best-effort: only when a slot stays free for the read that follows, so a hint never delays one.

@@ -171,6 +171,11 @@ export class ReaderPool {
   }
 }
 
+/** IO_PRIORITY as written in the setting: idle, none, be:4, rt:0. */
+function ioPriorityText(p: IoPriority): string {
+  return p.cls === 'be' || p.cls === 'rt' ? `${p.cls}:${p.level}` : p.cls;
+}
+
 export function createWorkerEngine(options: WorkerEngineOptions): Engine {
   const maxQueue = options.maxQueue ?? 10_000;
   const gates = gatesOf(() => options.volumes ?? currentVolumes());
@@ -255,9 +260,7 @@ export function createWorkerEngine(options: WorkerEngineOptions): Engine {
         const s = pool.stats();
         for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += s[k] ?? 0;
       }
-      const prio = options.ioPriority
-        ? { ioPriority: { requested: `${options.ioPriority.cls}${options.ioPriority.cls === 'be' || options.ioPriority.cls === 'rt' ? `:${options.ioPriority.level}` : ''}`, ...(ioPriority ?? {}) } }
-        : {};
+      const prio = options.ioPriority ? { ioPriority: { requested: ioPriorityText(options.ioPriority), ...(ioPriority ?? {}) } } : {};
       return { engine: 'worker', chunkBytes: options.chunkBytes, pools: pools.size, ...totals, hints, ...prio };
     },
     close: async () => {
