@@ -45,7 +45,36 @@ export interface HintOps {
 
 export interface GatedFile extends OpenedFile, Prefetching {
   /** The ChunkReader a BodyStream uses for this file (serves a prefetched chunk first). */
-  readonly reader: ChunkReader;
+  readonly reader: ChunkReader & BodyProgress;
+}
+
+/** Implemented by a gated file's reader: bytes of the file that went out without a read through it. */
+export interface BodyProgress {
+  advanced(position: number, bytes: number): void;
+}
+
+/**
+ * A send path that bypasses the reader (zero-copy sendfile) calls this for each span it
+ * sent, so the file's page-cache hints move along (DONTNEED behind it, the last one at
+ * the end); without it, a big file stays cached. Does nothing for other readers.
+ */
+export function reportSent(reader: ChunkReader, position: number, bytes: number): void {
+  const r = reader as Partial<BodyProgress>;
+  if (typeof r.advanced === 'function') r.advanced(position, bytes);
+}
+
+/** Hint batches running per volume. */
+const hintBatches = new WeakMap<Volume, number>();
+
+/**
+ * Best-effort: a hint batch runs only on a healthy volume, when a slot stays free
+ * for the read that follows (so it never delays one), and while hints hold at most
+ * half the volume's slots (WILLNEED can be slow on a slow disk; reads keep the rest).
+ */
+function mayHint(volume: Volume): boolean {
+  const free = volume.freeSlots();
+  const running = hintBatches.get(volume) ?? 0;
+  return volume.state === 'healthy' && free >= 2 && running < Math.max(1, Math.floor((free + volume.inflight) / 2));
 }
 
 function gatedFile(
@@ -74,8 +103,7 @@ function gatedFile(
         count: (o: HintOutcome, n: number) => hintOps.count?.(o, n),
         send: (batch) => {
           if (released) return 'closed';
-          // Best-effort: only when a slot stays free for the read that follows, so a hint never delays one.
-          if (volume && (volume.state !== 'healthy' || volume.freeSlots() < 2)) return 'busy';
+          if (volume && !mayHint(volume)) return 'busy';
           let call: Promise<void>;
           try {
             call = run(p, 'hint', () => hintOps.advise(raw.fd, batch), { noDeadline: true });
@@ -83,7 +111,11 @@ function gatedFile(
             call = Promise.reject(err); // ungated, a sender that throws: still just a failed hint
           }
           pending.add(call);
-          const drop = (): void => void pending.delete(call);
+          if (volume) hintBatches.set(volume, (hintBatches.get(volume) ?? 0) + 1);
+          const drop = (): void => {
+            pending.delete(call);
+            if (volume) hintBatches.set(volume, (hintBatches.get(volume) ?? 1) - 1);
+          };
           call.then(drop, drop);
           return call;
         },
@@ -107,6 +139,9 @@ function gatedFile(
   return {
     ...raw,
     reader: {
+      advanced(position: number, bytes: number): void {
+        hints?.afterRead(position, bytes);
+      },
       read(_fd: number, position: number, length: number, signal?: AbortSignal): Promise<Buffer> {
         const pre = prefetched;
         if (pre && pre.position === position && pre.length === length) {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { BodyPiece } from '../../app/core/types';
-import { openGatedFile, type Gates, type RawFileOps } from '../../app/engines/gated-file';
+import { openGatedFile, reportSent, type Gates, type RawFileOps } from '../../app/engines/gated-file';
 import type { NativeAddon } from '../../app/native/addon';
 import { DEFAULT_HINT_OPTIONS, type Hint } from '../../app/native/hint-policy';
 import { hintStatus } from '../../app/native/hint-status';
@@ -97,6 +97,33 @@ describe('hints through the volume gate', () => {
     assert.equal(h.events[1], 'read 1');
     assert.equal(h.events[2], 'advise');
     await f.close();
+  });
+
+  test('hints hold at most half the slots of a volume (a slow WILLNEED cannot crowd out reads)', async () => {
+    const h = harness(4, true);
+    const files = [await h.open(), await h.open(), await h.open()];
+    for (const f of files) await f.prefetch(whole);
+    assert.equal(h.advised.length, 2, 'the third file\'s hints wait');
+    assert.equal(h.events.filter((e) => e.startsWith('read')).length, 3, 'every read ran at once');
+    h.settleHints();
+    for (const f of files) await f.close();
+    for (let i = 0; i < 10; i++) {
+      await tick();
+      h.settleHints();
+    }
+  });
+
+  test('a send path that bypasses the reader (zero-copy) reports what it sent: DONTNEED follows', async () => {
+    const h = harness(4, false);
+    const f = await h.open();
+    await f.prefetch(whole);
+    reportSent(f.reader, 0, SIZE); // the whole body went out by sendfile
+    await f.close();
+    for (let i = 0; i < 5; i++) await tick();
+    const dropped = h.advised.flat().filter((x) => x.advice === 'dontneed');
+    assert.deepEqual(dropped, [{ advice: 'dontneed', offset: 0, length: 0 }], 'the whole file, to EOF');
+    assert.equal(h.events[h.events.length - 1], 'close');
+    reportSent({ read: () => Promise.resolve(Buffer.alloc(0)) }, 0, 1); // any other reader: nothing happens
   });
 
   test('VOLUME_MAX_INFLIGHT=1: no hint is ever sent', async () => {
