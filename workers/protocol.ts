@@ -27,7 +27,8 @@ export type ReaderTask =
   | { readonly op: 'open'; readonly path: string }
   | { readonly op: 'list'; readonly path: string }
   | { readonly op: 'close'; readonly fd: number }
-  | { readonly op: 'read'; readonly fd: number; readonly position: number; readonly length: number }
+  /** `hints`: the file's open-time hints, run just before the read (one task instead of two; their errors are ignored). */
+  | { readonly op: 'read'; readonly fd: number; readonly position: number; readonly length: number; readonly hints?: readonly Hint[] }
   /** posix_fadvise for each hint in order, in the thread (WILLNEED blocks while it submits I/O). */
   | { readonly op: 'advise'; readonly fd: number; readonly hints: readonly Hint[] }
   /** The thread's I/O priority, read back in the thread. */

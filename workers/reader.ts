@@ -126,6 +126,13 @@ function readSync(fd: number, position: number, length: number): unknown {
 function run(task: ReaderTask): unknown {
   switch (task.op) {
     case 'read':
+      if (task.hints) {
+        try {
+          adviseSync(task.fd, { op: 'advise', fd: task.fd, hints: task.hints });
+        } catch {
+          // advice only: the read is what the client waits for
+        }
+      }
       return readSync(task.fd, task.position, task.length);
     case 'stat':
       return statPathSync(task.path);

@@ -84,13 +84,27 @@ export class FileHints {
     this.#opts = opts;
   }
 
-  /** The body is known (before its first read): plan and send the open-time hints. */
-  start(body: readonly BodyPiece[], size: number): void {
+  /**
+   * The body is known (before its first read): plan and send the open-time hints.
+   * With `carry` (a sender that runs hints just before the first read, in the same
+   * task), the light ones go that way: fd-wide advice and WILLNEED within the bytes
+   * of the first read (`carry.upTo`, exclusive), which cost the read nothing. Heavier
+   * ones (the prefetch window, which may block on a slow disk) follow as their own batch.
+   */
+  start(body: readonly BodyPiece[], size: number, carry?: { readonly send: HintSender; readonly upTo: number }): void {
     if (this.#closing || this.#trackers.length > 0) return;
     this.#safely(() => {
       const { trackers, atOpen } = trackersFor(body, size, this.#opts.options);
       this.#trackers = trackers;
-      this.#enqueue(atOpen);
+      if (!carry) {
+        this.#enqueue(atOpen);
+        this.#flush();
+        return;
+      }
+      const light = (h: Hint): boolean => h.advice !== 'willneed' || h.offset + h.length <= carry.upTo;
+      this.#enqueue(atOpen.filter(light));
+      this.#flush(carry.send);
+      this.#enqueue(atOpen.filter((h) => !light(h))); // goes once the carried batch settled
       this.#flush();
     });
   }
@@ -155,7 +169,7 @@ export class FileHints {
     this.#queue = [];
   }
 
-  #flush(): void {
+  #flush(send: HintSender = this.#opts.send): void {
     if (this.#inFlight || this.#queue.length === 0) return;
     // WILLNEED for bytes the reader has already passed prefetches nothing.
     const before = this.#queue.length;
@@ -163,7 +177,7 @@ export class FileHints {
     if (this.#queue.length < before) this.#opts.count?.('dropped', before - this.#queue.length);
     if (this.#queue.length === 0) return;
     const batch = this.#queue;
-    const sent = this.#opts.send(batch);
+    const sent = send(batch);
     if (sent === 'closed') return this.#drop();
     if (sent === 'busy') {
       this.#opts.count?.('deferred', batch.length);

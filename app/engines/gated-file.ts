@@ -33,6 +33,11 @@ export interface RawFileOps {
   close(fd: number): Promise<void>;
   /** Page-cache hints; absent when they are off (HINTS=off, no addon). */
   readonly hints?: HintOps;
+  /**
+   * A read that first runs `hints` in the same kernel-side task (worker engine: one
+   * thread hop instead of two). Used for the open-time hints and the first read.
+   */
+  readWithHints?(fd: number, position: number, length: number, hints: readonly Hint[]): Promise<Buffer>;
 }
 
 /** How an engine sends a batch of posix_fadvise hints for one fd, off the main thread. */
@@ -122,9 +127,9 @@ function gatedFile(
       })
     : undefined;
 
-  function readOn(position: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+  function readOn(position: number, length: number, signal?: AbortSignal, carried?: readonly Hint[]): Promise<Buffer> {
     const kernelRead = (): Promise<Buffer> => {
-      const kernel = ops.read(raw.fd, position, length);
+      const kernel = carried && ops.readWithHints ? ops.readWithHints(raw.fd, position, length, carried) : ops.read(raw.fd, position, length);
       pending.add(kernel);
       const drop = (): void => void pending.delete(kernel);
       kernel.then(drop, drop);
@@ -167,8 +172,23 @@ function gatedFile(
       if (!first || first.kind !== 'file' || first.end < first.start) return;
       // The size the body stream's first file read will ask for (it serves this chunk).
       const length = Math.min(chunkSizeAt(0, chunkBytes), first.end - first.start + 1);
-      hints?.start(body, raw.meta.size);
-      const data = readOn(first.start, length);
+      let data: Promise<Buffer>;
+      if (hints && ops.readWithHints) {
+        // The light open-time hints ride with the first read (they run just before it, in its slot).
+        let carried: readonly Hint[] | undefined;
+        let carriedDone!: () => void;
+        const done = new Promise<void>((resolve) => (carriedDone = resolve));
+        const send = (batch: readonly Hint[]): Promise<void> => {
+          carried = batch;
+          return done;
+        };
+        hints.start(body, raw.meta.size, { send, upTo: first.start + length });
+        data = readOn(first.start, length, undefined, carried);
+        data.then(carriedDone, carriedDone);
+      } else {
+        hints?.start(body, raw.meta.size);
+        data = readOn(first.start, length);
+      }
       prefetched = { position: first.start, length, data };
       await data;
     },

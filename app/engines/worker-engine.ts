@@ -30,7 +30,7 @@ import type { BodyPiece } from '../core/types';
 import { isFailure, type ReaderIoPriority, type ReaderResults, type ReaderTask, type ReaderThreadData } from '../../workers/protocol';
 import type { HintOutcome } from './file-hints';
 import type { IoPriority } from '../native/addon';
-import type { HintSettings } from '../native/hint-policy';
+import type { Hint, HintSettings } from '../native/hint-policy';
 import { hintStatus } from '../native/hint-status';
 import { sendBody } from './send-body';
 import type { DirEntry, Engine, OpenedFile, PathStat, SendOutcome } from './types';
@@ -225,6 +225,14 @@ export function createWorkerEngine(options: WorkerEngineOptions): Engine {
         const view = await pool.run({ op: 'read', fd, position, length });
         return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
       },
+      ...(hintOps
+        ? {
+            async readWithHints(fd: number, position: number, length: number, hints: readonly Hint[]): Promise<Buffer> {
+              const view = await pool.run({ op: 'read', fd, position, length, hints });
+              return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+            },
+          }
+        : {}),
       // fds are process-wide: close through the pool like every other fs call; if
       // the pool is gone (shutdown), close from the main thread instead.
       close: (fd: number): Promise<void> =>

@@ -28,7 +28,7 @@ interface Harness {
   open(): ReturnType<typeof openGatedFile>;
 }
 
-function harness(maxInflight: number, holdHints: boolean): Harness {
+function harness(maxInflight: number, holdHints: boolean, carry = false): Harness {
   const volume = new Volume('0:1', 1, '.', '/srv', limits(maxInflight), quiet);
   const gates: Gates = { run: (_p, op, fn, opts) => volume.run(op, fn, opts), volumeOf: () => volume };
   const events: string[] = [];
@@ -43,6 +43,14 @@ function harness(maxInflight: number, holdHints: boolean): Harness {
       events.push('close');
       return Promise.resolve();
     },
+    ...(carry
+      ? {
+          readWithHints: (_fd: number, position: number, length: number, hints: readonly Hint[]) => {
+            events.push(`read ${position / MiB} with ${hints.map((x) => x.advice).join('+')}`);
+            return Promise.resolve(Buffer.alloc(Math.min(length, SIZE - position)));
+          },
+        }
+      : {}),
     hints: {
       options: DEFAULT_HINT_OPTIONS,
       advise: (_fd, batch) => {
@@ -124,6 +132,25 @@ describe('hints through the volume gate', () => {
     assert.deepEqual(dropped, [{ advice: 'dontneed', offset: 0, length: 0 }], 'the whole file, to EOF');
     assert.equal(h.events[h.events.length - 1], 'close');
     reportSent({ read: () => Promise.resolve(Buffer.alloc(0)) }, 0, 1); // any other reader: nothing happens
+  });
+
+  test('worker engine (readWithHints): a small range is one task, its hints run just before the read', async () => {
+    const h = harness(4, false, true);
+    const f = await h.open();
+    await f.prefetch([{ kind: 'file', start: 4096, end: 8191 }]);
+    await f.close();
+    for (let i = 0; i < 5; i++) await tick();
+    assert.deepEqual(h.events, ['read 0.00390625 with random+willneed', 'close']);
+  });
+
+  test('worker engine (readWithHints): a whole file carries SEQUENTIAL; the prefetch window is its own batch', async () => {
+    const h = harness(4, false, true);
+    const f = await h.open();
+    await f.prefetch(whole);
+    for (let i = 0; i < 3; i++) await tick();
+    assert.deepEqual(h.events, ['read 0 with sequential', 'advise']);
+    assert.deepEqual(h.advised[0]!.map((x) => x.advice), Array(8).fill('willneed'));
+    await f.close();
   });
 
   test('VOLUME_MAX_INFLIGHT=1: no hint is ever sent', async () => {
