@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { move, workerData } from 'piscina';
 import { addon } from '../app/native/addon';
+import type { Hint } from '../app/native/hint-policy';
 import { LISTING_LIMIT, NotRegularFileError, toPathStat, type OpenedRaw } from '../app/engines/fs-ops';
 import type { DirEntry, PathStat } from '../app/engines/types';
 import type { ReaderFailure, ReaderIoPriority, ReaderTask, ReaderThreadData } from './protocol';
@@ -60,10 +61,10 @@ function readIoPriority(): ReaderIoPriority {
 }
 
 /** Every hint is tried; the first failure is reported (each is independent advice). */
-function adviseSync(fd: number, hints: ReaderTask & { op: 'advise' }): null {
+function adviseSync(fd: number, hints: readonly Hint[]): null {
   if (!addon) throw Object.assign(new Error('native addon not loaded in the reader thread'), { code: 'ENOTSUP', syscall: 'posix_fadvise' });
   let first: unknown;
-  for (const h of hints.hints) {
+  for (const h of hints) {
     try {
       addon.fadvise(fd, h.offset, h.length, h.advice);
     } catch (err) {
@@ -128,7 +129,7 @@ function run(task: ReaderTask): unknown {
     case 'read':
       if (task.hints) {
         try {
-          adviseSync(task.fd, { op: 'advise', fd: task.fd, hints: task.hints });
+          adviseSync(task.fd, task.hints);
         } catch {
           // advice only: the read is what the client waits for
         }
@@ -146,7 +147,7 @@ function run(task: ReaderTask): unknown {
       fs.closeSync(task.fd);
       return null;
     case 'advise':
-      return adviseSync(task.fd, task);
+      return adviseSync(task.fd, task.hints);
     case 'ioprio':
       return readIoPriority();
   }
