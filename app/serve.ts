@@ -8,6 +8,7 @@ import type { Config } from './config';
 import { createEngine } from './engines';
 import { hintStatus } from './native/hint-status';
 import { createApp } from './http/app';
+import type { ObservabilitySource } from './http/health-routes';
 import { setVolumeSource, volumeMetrics } from './metrics';
 import { startServer, type RunningServer } from './server';
 import { installVolumes, VolumeRegistry } from './volumes';
@@ -19,6 +20,8 @@ export interface ServeOptions {
   readonly onListening?: (server: RunningServer) => void;
   /** The msg of the ready log line: 'listening' (what the test helper waits for) unless a cluster worker. */
   readonly listeningMessage?: string;
+  /** /readyz and /metrics source (cluster workers: merged across the cluster). */
+  readonly observability?: ObservabilitySource;
 }
 
 export async function serve(config: Config, log: Logger, options: ServeOptions = {}): Promise<RunningServer> {
@@ -31,7 +34,7 @@ export async function serve(config: Config, log: Logger, options: ServeOptions =
   const engine = createEngine(config);
   const hints = hintStatus(config.hints, engine.name);
   log.info({ hints, ioPriority: config.ioPriority ?? 'off' }, hints.active ? 'hints active' : 'hints off');
-  const app = createApp({ config, engine, rootReal, log, version: VERSION, volumes, ...(options.health ? { health: options.health } : {}) });
+  const app = createApp({ config, engine, rootReal, log, version: VERSION, volumes, ...(options.health ? { health: options.health } : {}), ...(options.observability ? { observability: options.observability } : {}) });
   let started: RunningServer;
   try {
     started = await startServer(app, { host: config.host, port: config.port, stallTimeoutMs: config.stallTimeoutMs });
