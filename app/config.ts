@@ -6,6 +6,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseIoPriority, type IoPriority } from './native/addon';
+import { parseByteSize, resolveHintOptions, type HintSettings } from './native/hint-policy';
 
 export type Mode = 'stream' | 'worker' | 'cluster';
 export type EngineChoice = 'stream' | 'worker';
@@ -44,6 +46,10 @@ export interface Config {
   readonly zeroCopy: 'auto' | 'off';
   /** Bodies shorter than this always take the JS path. */
   readonly zeroCopyMinBytes: number;
+  /** Page-cache hints (docs/hints.md): HINTS=on|off and the HINT_* policy knobs. */
+  readonly hints: HintSettings;
+  /** IO_PRIORITY of the worker engine's reader threads; undefined (off): threads are left alone. */
+  readonly ioPriority: IoPriority | undefined;
 }
 
 export class ConfigError extends Error {
@@ -92,6 +98,30 @@ const origins = z.string().transform((s, ctx): '*' | string[] => {
   return list;
 });
 
+const byteSize = (min: number) =>
+  z.string().transform((s, ctx): number => {
+    const n = parseByteSize(s);
+    if (n === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'expected a byte size like 8388608 or 8MiB (k/KiB, m/MiB, g/GiB)' });
+      return z.NEVER;
+    }
+    if (n < min) {
+      ctx.addIssue({ code: 'custom', message: `expected at least ${min} bytes` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const ioPriority = z.string().transform((s, ctx): IoPriority | undefined => {
+  if (s.trim().toLowerCase() === 'off') return undefined;
+  const parsed = parseIoPriority(s);
+  if (!parsed.ok) {
+    ctx.addIssue({ code: 'custom', message: `${parsed.error.replace(/^IO_PRIORITY /, '')} (or off)` });
+    return z.NEVER;
+  }
+  return parsed.value;
+});
+
 /** Reads one variable through its schema, or throws ConfigError naming it. */
 function read<T>(env: Env, name: string, schema: z.ZodType<T, string>, fallback: string): T {
   const raw = env[name];
@@ -133,6 +163,17 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const volumeProbeIntervalMs = read(env, 'VOLUME_PROBE_INTERVAL_MS', integer(50, 3_600_000), '5000');
   const volumeMaxVolumes = read(env, 'VOLUME_MAX_VOLUMES', integer(1, 200), '8');
   const volumeRescanMs = read(env, 'VOLUME_RESCAN_MS', integer(0, 86_400_000), '10000');
+  const hints: HintSettings = Object.freeze({
+    enabled: read(env, 'HINTS', boolean, 'on'),
+    options: resolveHintOptions({
+      prefetchBytes: read(env, 'HINT_PREFETCH_BYTES', byteSize(0), '8MiB'),
+      dontneedThreshold: read(env, 'HINT_DONTNEED_THRESHOLD', byteSize(0), '64MiB'),
+      smallRangeBytes: read(env, 'HINT_SMALL_RANGE_BYTES', byteSize(0), '256KiB'),
+      prefetchChunkBytes: read(env, 'HINT_PREFETCH_CHUNK_BYTES', byteSize(4096), '1MiB'),
+      dontneedBatchBytes: read(env, 'HINT_DONTNEED_BATCH_BYTES', byteSize(0), '8MiB'),
+    }),
+  });
+  const ioPrio = read(env, 'IO_PRIORITY', ioPriority, 'off');
   const zeroCopy = read(env, 'ZERO_COPY', z.enum(['auto', 'off'], { message: 'expected auto or off' }), 'auto');
   const zeroCopyMinBytes = read(env, 'ZERO_COPY_MIN_BYTES', integer(1, 2 ** 40), '65536');
   return Object.freeze({
@@ -161,5 +202,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     volumeRescanMs,
     zeroCopy,
     zeroCopyMinBytes,
+    hints,
+    ioPriority: ioPrio,
   });
 }

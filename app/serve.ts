@@ -6,7 +6,9 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import { createEngine } from './engines';
+import { hintStatus } from './native/hint-status';
 import { createApp } from './http/app';
+import type { ObservabilitySource } from './http/health-routes';
 import { setVolumeSource, volumeMetrics } from './metrics';
 import { startServer, type RunningServer } from './server';
 import { installVolumes, VolumeRegistry } from './volumes';
@@ -19,6 +21,8 @@ export interface ServeOptions {
   readonly onListening?: (server: RunningServer) => void;
   /** The msg of the ready log line: 'listening' (what the test helper waits for) unless a cluster worker. */
   readonly listeningMessage?: string;
+  /** /readyz and /metrics source (cluster workers: merged across the cluster). */
+  readonly observability?: ObservabilitySource;
 }
 
 export async function serve(config: Config, log: Logger, options: ServeOptions = {}): Promise<RunningServer> {
@@ -29,8 +33,10 @@ export async function serve(config: Config, log: Logger, options: ServeOptions =
   setVolumeSource(() => volumes.volumes());
   log.info({ volumes: volumes.describe().map((v) => v['mount']), uvThreadpoolSize: process.env['UV_THREADPOOL_SIZE'] }, 'volumes');
   const engine = createEngine(config);
+  const hints = hintStatus(config.hints, engine.name);
+  log.info({ hints, ioPriority: config.ioPriority ?? 'off' }, hints.active ? 'hints active' : 'hints off');
   configureZeroCopy(config);
-  const app = createApp({ config, engine, rootReal, log, version: VERSION, volumes, ...(options.health ? { health: options.health } : {}) });
+  const app = createApp({ config, engine, rootReal, log, version: VERSION, volumes, ...(options.health ? { health: options.health } : {}), ...(options.observability ? { observability: options.observability } : {}) });
   let started: RunningServer;
   try {
     started = await startServer(app, { host: config.host, port: config.port, stallTimeoutMs: config.stallTimeoutMs });

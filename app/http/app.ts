@@ -11,7 +11,7 @@ import { corsMiddleware } from './cors';
 import { activeDownloads, bytesSent, responses } from '../metrics';
 import type { VolumeRegistry } from '../volumes';
 import { createFilesRoute, type RequestOutcome } from './files-route';
-import { healthRoutes } from './health-routes';
+import { healthRoutes, type ObservabilitySource } from './health-routes';
 import { sendShort } from './short-response';
 import { zeroCopyStatus } from '../zero-copy';
 
@@ -25,6 +25,8 @@ export interface AppContext {
   readonly volumes?: VolumeRegistry;
   /** Extra facts for /healthz (cluster worker pids, hint status, ...). */
   readonly health?: () => Record<string, unknown>;
+  /** Where /readyz and /metrics read from (a cluster worker: the primary's merge); default this process. */
+  readonly observability?: ObservabilitySource;
 }
 
 export function createApp(ctx: AppContext): express.Express {
@@ -64,7 +66,7 @@ export function createApp(ctx: AppContext): express.Express {
     res.end(body);
   });
 
-  app.use(healthRoutes(ctx.volumes));
+  app.use(healthRoutes(ctx.volumes, ctx.observability));
 
   app.use('/files', (req: Request, res: Response) => {
     const started = process.hrtime.bigint();

@@ -17,6 +17,7 @@ import type { ServerResponse } from 'node:http';
 import type { BodyPiece } from '../core/types';
 import type { ChunkReader } from '../engines/body-stream';
 import { chunkSizeAt } from '../engines/chunk-size';
+import { reportSent } from '../engines/gated-file';
 import type { SendOutcome } from '../engines/types';
 import { currentVolumes, type Volume } from '../volumes';
 import { singleSpan, verdict } from './eligibility';
@@ -166,14 +167,26 @@ export async function tryZeroCopy(
       resolve(outcome);
     };
     let id = 0;
+    // The file's page-cache hints follow the bytes sent (DONTNEED behind them, WILLNEED ahead), as they
+    // follow the reads of the JS path (docs/hints.md); the engine's reader takes the reports.
+    let reported = 0;
+    const progressed = (bytes: number): void => {
+      if (bytes > reported) reportSent(reader, start + reported, bytes - reported);
+      reported = Math.max(reported, bytes);
+    };
     const onClose = (): void => {
       const sent = sender.cancel(id);
+      progressed(sent);
       finish({ ok: false, bytes: sentByNode + sent, reason: 'aborted' }, sent);
     };
     try {
       id = sender.send(key, v.sockFd, fd, start, length, chunkBytes, {
-        onProgress: () => rearmStallTimer(socket),
+        onProgress: (bytes) => {
+          rearmStallTimer(socket);
+          progressed(bytes);
+        },
         onDone: (bytes, ended) => {
+          progressed(bytes);
           if (ended === 'complete') {
             // Every byte is in the kernel; ending the response lets Node reuse or close the connection.
             res.end();
