@@ -18,6 +18,7 @@ import type { BodyPiece } from '../core/types';
 import type { ChunkReader } from '../engines/body-stream';
 import { chunkSizeAt } from '../engines/chunk-size';
 import { reportSent } from '../engines/gated-file';
+import { planHints, type HintOptions, type HintSettings } from '../native/hint-policy';
 import type { SendOutcome } from '../engines/types';
 import { currentVolumes, type Volume } from '../volumes';
 import { singleSpan, verdict } from './eligibility';
@@ -25,7 +26,7 @@ import { zeroCopyBytes, zeroCopyResponses } from './metrics';
 import { loadZeroCopyNative } from './native';
 import { ZeroCopySender, type Ended } from './sender';
 import { sendRestInJs } from './js-rest';
-import { rearmStallTimer, socketFacts, socketOf, writeAndFlush } from './socket';
+import { headerBlock, rearmStallTimer, socketFacts, socketOf, writeAndFlush } from './socket';
 
 export interface ZeroCopySettings {
   readonly zeroCopy: 'auto' | 'off';
@@ -34,12 +35,16 @@ export interface ZeroCopySettings {
   readonly readTimeoutMs: number;
   /** Sender threads a volume may get (its gate's cap on operations in the kernel). */
   readonly volumeMaxInflight: number;
+  /** Page-cache hints (docs/hints.md): a body they would drop behind takes the JS path. */
+  readonly hints: HintSettings;
 }
 
 interface State {
   readonly sender: ZeroCopySender | undefined;
   readonly minBytes: number;
   readonly reason: string;
+  /** The hint options when hints are on (drop-behind decides who yields), else undefined. */
+  readonly hints?: HintOptions | undefined;
 }
 
 let state: State = { sender: undefined, minBytes: Infinity, reason: 'not configured' };
@@ -60,7 +65,12 @@ export function configureZeroCopy(settings: ZeroCopySettings): void {
     // Counted like a read that overran its deadline: enough of them degrade the volume.
     volumeById(key)?.noteError('read', 'timeout');
   });
-  state = { sender: started, minBytes: settings.zeroCopyMinBytes, reason: load.reason };
+  state = {
+    sender: started,
+    minBytes: settings.zeroCopyMinBytes,
+    reason: load.reason,
+    hints: settings.hints.enabled ? settings.hints.options : undefined,
+  };
 }
 
 /** For /healthz. */
@@ -86,6 +96,31 @@ function volumeOfFd(fd: number): Volume | undefined {
 function record(ended: Ended | 'fallback', bytes: number): void {
   zeroCopyResponses.inc({ ended });
   zeroCopyBytes.inc(bytes);
+}
+
+/** The file's size, from the headers the route wrote: Content-Range's "/SIZE", or a 200's Content-Length. */
+function fileSizeOf(res: ServerResponse): number | undefined {
+  const block = headerBlock(res);
+  if (block === undefined) return undefined;
+  const range = /\r\ncontent-range: *bytes [^/\r]*\/(\d+)\r\n/i.exec(block);
+  if (range) return Number(range[1]);
+  const length = /\r\ncontent-length: *(\d+)\r\n/i.exec(block);
+  return res.statusCode === 200 && length ? Number(length[1]) : undefined;
+}
+
+/**
+ * Whether the page-cache hints would drop this body behind its reader (a file over
+ * HINT_DONTNEED_THRESHOLD). sendfile cannot honour that: the pages it hands to the
+ * socket stay referenced until the client has read them, so DONTNEED skips them
+ * (measured: 24-28 MiB of a 256 MiB download stayed cached, against at most 4 MiB on
+ * the JS path). Such a body takes the JS path; raise the threshold to zero-copy it.
+ */
+function hintsDropBehind(res: ServerResponse, start: number, length: number): boolean {
+  if (!state.hints) return false;
+  const size = fileSizeOf(res);
+  if (size === undefined || size < start + length) return true; // unknown: keep the hints' promise
+  const end = start + length - 1;
+  return planHints({ size, start, end, wholeOrOpenEnded: end === size - 1 }, state.hints).dropBehind;
 }
 
 /** How a read before the sendfile part failed, in SendOutcome's words. */
@@ -121,6 +156,7 @@ export async function tryZeroCopy(
   // Exactly the chunk the route prefetched before the status line (chunk-size.ts), so it is not read twice.
   const headLength = Math.min(chunkSizeAt(0, chunkBytes), span.length);
   if (span.length - headLength < state.minBytes) return undefined;
+  if (hintsDropBehind(res, span.start, span.length)) return undefined;
   // A pipelined response gets its socket once the responses ahead of it are done.
   const socket = await socketOf(res);
   if (!socket) return undefined;

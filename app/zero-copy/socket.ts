@@ -28,6 +28,15 @@ export function socketFacts(res: ServerResponse, socket: Socket): SocketFacts {
   };
 }
 
+/**
+ * The header block Node built for `res` (writeHead with an object keeps no
+ * getHeader() copies), or undefined if it has not been built or Node changed.
+ */
+export function headerBlock(res: ServerResponse): string | undefined {
+  const h = (res as unknown as { _header?: unknown })._header;
+  return typeof h === 'string' ? h : undefined;
+}
+
 /** Nothing of ours is waiting in Node's stream buffer or in libuv's write queue. */
 function idle(socket: Socket): boolean {
   const queued = internals(socket)._handle?.writeQueueSize;
