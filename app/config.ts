@@ -112,6 +112,25 @@ const byteSize = (min: number) =>
     return n;
   });
 
+/**
+ * The default drop-behind threshold: a quarter of the machine's memory. DONTNEED drops a
+ * file's pages for every reader, so on a download server, where many clients fetch the
+ * same big files, dropping a file that fits in the cache makes each of them read it from
+ * disk again (and takes it off the zero-copy and open-file-cache paths); only files too
+ * big to stay cached anyway are worth dropping (docs/hints.md).
+ */
+export const autoDontneedThreshold = (): number => Math.floor(os.totalmem() / 4);
+
+/** A byte size, or `auto` for the value `auto()` computes. */
+const byteSizeOrAuto = (min: number, auto: () => number) =>
+  z.string().transform((s, ctx): number => {
+    if (s.trim().toLowerCase() === 'auto') return auto();
+    const r = byteSize(min).safeParse(s);
+    if (r.success) return r.data;
+    ctx.addIssue({ code: 'custom', message: `${r.error.issues[0]?.message ?? 'expected a byte size'}, or auto` });
+    return z.NEVER;
+  });
+
 const ioPriority = z.string().transform((s, ctx): IoPriority | undefined => {
   if (s.trim().toLowerCase() === 'off') return undefined;
   const parsed = parseIoPriority(s);
@@ -167,7 +186,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     enabled: read(env, 'HINTS', boolean, 'on'),
     options: resolveHintOptions({
       prefetchBytes: read(env, 'HINT_PREFETCH_BYTES', byteSize(0), '8MiB'),
-      dontneedThreshold: read(env, 'HINT_DONTNEED_THRESHOLD', byteSize(0), '64MiB'),
+      dontneedThreshold: read(env, 'HINT_DONTNEED_THRESHOLD', byteSizeOrAuto(0, autoDontneedThreshold), 'auto'),
       smallRangeBytes: read(env, 'HINT_SMALL_RANGE_BYTES', byteSize(0), '256KiB'),
       prefetchChunkBytes: read(env, 'HINT_PREFETCH_CHUNK_BYTES', byteSize(4096), '1MiB'),
       dontneedBatchBytes: read(env, 'HINT_DONTNEED_BATCH_BYTES', byteSize(0), '8MiB'),

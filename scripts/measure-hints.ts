@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     for (const engine of ['stream', 'worker']) {
       for (const hints of ['on', 'off']) {
         makeCold(file);
-        const srv = await startTestServer({ FILES_ROOT: dir, MODE: engine, HINTS: hints, LOG_LEVEL: 'info' });
+        const srv = await startTestServer({ FILES_ROOT: dir, MODE: engine, HINTS: hints, HINT_DONTNEED_THRESHOLD: '64MiB', LOG_LEVEL: 'info' });
         try {
           const got = await download(srv.url, '/files/big.bin', { sampleFile: file, sampleEveryMs: 100 });
           if (got.status !== 200 || got.sha256 !== sha) throw new Error(`${engine}/${hints}: bad download (${got.status}, ${got.bytes} bytes)`);
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
     const lines = [
       `${new Date().toISOString().slice(0, 16)}Z, ${os.cpus().length} × ${cpu}, Linux ${os.release()}, ${deviceOf(dir)}; ` +
-        `${SIZE / MiB} MiB file, one cold-cache download per row (${dropCaches ? 'drop_caches' : 'file evicted with DONTNEED'}), default HINT_* settings; ` +
+        `${SIZE / MiB} MiB file, one cold-cache download per row (${dropCaches ? 'drop_caches' : 'file evicted with DONTNEED'}), default HINT_* settings but HINT_DONTNEED_THRESHOLD=64MiB; ` +
         `load average at the end ${load}.`,
       '',
       '| engine | hints | MiB/s | peak cached (MiB) | cached after (MiB) |',

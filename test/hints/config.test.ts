@@ -1,4 +1,5 @@
 /** HINTS, HINT_* and IO_PRIORITY in app/config.ts: defaults, accepted forms, one-line errors naming the variable. */
+import os from 'node:os';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../app/config';
@@ -9,7 +10,8 @@ const MiB = 1024 * 1024;
 describe('hint settings', () => {
   test('defaults: hints on with the policy defaults, IO_PRIORITY off', () => {
     const c = loadConfig({});
-    assert.deepEqual(c.hints, { enabled: true, options: DEFAULT_HINT_OPTIONS });
+    // Drop-behind only for files too big to stay cached: a quarter of RAM (docs/decisions.md, 28).
+    assert.deepEqual(c.hints, { enabled: true, options: { ...DEFAULT_HINT_OPTIONS, dontneedThreshold: Math.floor(os.totalmem() / 4) } });
     assert.equal(c.ioPriority, undefined);
   });
 
@@ -17,6 +19,7 @@ describe('hint settings', () => {
     { env: { HINTS: 'off' }, check: (c) => assert.equal(c.hints.enabled, false) },
     { env: { HINTS: 'ON' }, check: (c) => assert.equal(c.hints.enabled, true) },
     { env: { HINT_DONTNEED_THRESHOLD: '1GiB' }, check: (c) => assert.equal(c.hints.options.dontneedThreshold, 1024 * MiB) },
+    { env: { HINT_DONTNEED_THRESHOLD: 'auto' }, check: (c) => assert.equal(c.hints.options.dontneedThreshold, Math.floor(os.totalmem() / 4)) },
     { env: { HINT_PREFETCH_BYTES: '0' }, check: (c) => assert.equal(c.hints.options.prefetchBytes, 0) },
     { env: { HINT_SMALL_RANGE_BYTES: '64k' }, check: (c) => assert.equal(c.hints.options.smallRangeBytes, 65536) },
     { env: { HINT_PREFETCH_CHUNK_BYTES: '2m' }, check: (c) => assert.equal(c.hints.options.prefetchChunkBytes, 2 * MiB) },
