@@ -3,7 +3,8 @@
  * createReadStream server, on the same fixture files over 127.0.0.1, in
  * interleaved rounds (A B C … A B C …) so slow drift of the machine cancels.
  *
- *   node dist/bench/run.js [--quick] [--rounds N] [--only id,id]
+ *   node dist/bench/run.js [--quick] [--rounds N] [--only id,id] [--scenarios a1,a16,b,c,d]
+ *                          [--workers N] [--rs-env KEY=VALUE,KEY=VALUE]
  *
  * Writes bench/results/latest.md, bench/results/latest.svg and
  * bench/results/<date>.json; prints the markdown table to stdout and progress
@@ -41,24 +42,53 @@ const SHORT: Record<string, string> = {
   'rs-cluster-worker': 'rs cluster·worker',
 };
 
-function parseArgs(argv: readonly string[]): { quick: boolean; rounds?: number; only?: string[] } {
+const SCENARIOS = ['a1', 'a16', 'b', 'c', 'd'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+interface Args {
+  quick: boolean;
+  rounds?: number;
+  only?: string[];
+  scenarios: ReadonlySet<Scenario>;
+  rsEnv: Record<string, string>;
+}
+
+function parseArgs(argv: readonly string[]): Args {
   let quick = false;
   let rounds: number | undefined;
   let only: string[] | undefined;
+  let scenarios = new Set<Scenario>(SCENARIOS);
+  const rsEnv: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') quick = true;
     else if (a === '--rounds') rounds = Math.max(1, Math.min(5, Number(argv[++i]) || 1));
     else if (a === '--only') only = (argv[++i] ?? '').split(',').filter((s) => s !== '');
-    else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: node dist/bench/run.js [--quick] [--rounds N (1-5)] [--only nginx,express,plain,rs-stream,...]\n');
+    else if (a === '--scenarios') {
+      const list = (argv[++i] ?? '').split(',').filter((s) => s !== '');
+      const bad = list.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
+      if (bad.length > 0) {
+        process.stderr.write(`unknown scenario ${bad.join(',')} (known: ${SCENARIOS.join(',')})\n`);
+        process.exit(2);
+      }
+      scenarios = new Set(list as Scenario[]);
+    } else if (a === '--workers') rsEnv['WORKERS'] = String(Math.max(1, Number(argv[++i]) || 1));
+    else if (a === '--rs-env') {
+      for (const kv of (argv[++i] ?? '').split(',').filter((s) => s.includes('='))) {
+        rsEnv[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
+      }
+    } else if (a === '--help' || a === '-h') {
+      process.stdout.write(
+        'usage: node dist/bench/run.js [--quick] [--rounds N (1-5)] [--only nginx,express,plain,rs-stream,...]\n' +
+          '       [--scenarios a1,a16,b,c,d] [--workers N (rangeserve cluster)] [--rs-env KEY=VALUE,... (rangeserve targets)]\n',
+      );
       process.exit(0);
     } else {
       process.stderr.write(`unknown argument ${a}\n`);
       process.exit(2);
     }
   }
-  return { quick, ...(rounds !== undefined ? { rounds } : {}), ...(only !== undefined ? { only } : {}) };
+  return { quick, scenarios, rsEnv, ...(rounds !== undefined ? { rounds } : {}), ...(only !== undefined ? { only } : {}) };
 }
 
 const log = (msg: string): void => {
@@ -109,7 +139,12 @@ async function main(): Promise<void> {
     });
   }
 
-  const ctx: StartContext = { projectRoot, fixtureDir: fixtures.dir, tmpDir, probeFile: fixtures.small.name };
+  const ctx: StartContext = { projectRoot, fixtureDir: fixtures.dir, tmpDir, probeFile: fixtures.small.name, rsEnv: args.rsEnv };
+  const on = (sc: Scenario): boolean => args.scenarios.has(sc);
+  if (args.scenarios.size < SCENARIOS.length) notes.push(`scenarios run: ${[...args.scenarios].join(', ')}.`);
+  if (Object.keys(args.rsEnv).length > 0) {
+    notes.push(`rangeserve targets ran with ${Object.entries(args.rsEnv).map(([k, v]) => `${k}=${v}`).join(' ')}.`);
+  }
   const targets: TargetInfo[] = TARGETS.filter((t) => !args.only || args.only.includes(t.id)).map((t) => {
     const why = t.unavailable(ctx);
     return { id: t.id, label: t.label, short: SHORT[t.id] ?? t.id, ...(why ? { skipped: why } : {}) };
@@ -150,25 +185,25 @@ async function main(): Promise<void> {
             r.errors.push(`range probe: status ${p.status}${p.bytes > 4096 ? ', whole file' : `, ${p.bytes} bytes`} (expected 206 with 4096 bytes): no Range support, (c) skipped`);
           }
         });
-        await step('(a) 1 client', async (srv) => {
+        if (on('a1')) await step('(a) 1 client', async (srv) => {
           r.a1 = await throughput(srv, fixtures.big.name, fixtures.big.size, 1, s.a1PerClient, s.a1MaxSeconds);
           log(`${tag}: (a)x1  ${r.a1.gibPerSec.toFixed(2)} GiB/s, ${r.a1.serverCpuPerGiB.toFixed(3)} CPU s/GiB`);
         });
-        await step('(a) 16 clients', async (srv) => {
+        if (on('a16')) await step('(a) 16 clients', async (srv) => {
           r.a16 = await throughput(srv, fixtures.big.name, fixtures.big.size, 16, s.a16PerClient, s.a16MaxSeconds);
           log(`${tag}: (a)x16 ${r.a16.gibPerSec.toFixed(2)} GiB/s, ${r.a16.serverCpuPerGiB.toFixed(3)} CPU s/GiB, ${r.a16.downloadsCompleted}/${r.a16.downloadsStarted} complete`);
         });
-        await step('(b) 1 MiB', async (srv) => {
+        if (on('b')) await step('(b) 1 MiB', async (srv) => {
           r.b = await smallDownloads(srv, fixtures.oneMiB.name, 64, s.loadSeconds, s.warmupRequests);
           log(`${tag}: (b) ${r.b.reqPerSec.toFixed(0)} req/s p50 ${r.b.p50ms} ms p99 ${r.b.p99ms} ms`);
         });
-        if (r.rangeSupport) {
+        if (r.rangeSupport && on('c')) {
           await step('(c) ranges', async (srv) => {
             r.c = await randomRanges(srv, fixtures.big.name, fixtures.big.size, 64, s.loadSeconds, s.warmupRequests);
             log(`${tag}: (c) ${r.c.reqPerSec.toFixed(0)} req/s p99 ${r.c.p99ms} ms`);
           });
         }
-        await step('(d) paused', async (srv) => {
+        if (on('d')) await step('(d) paused', async (srv) => {
           r.d = await pausedDownloads(srv, fixtures.big.name, fixtures.small.name, s.pausedSockets, s.smallRequests);
           log(`${tag}: (d) ${r.d.responding}/${r.d.requestedSockets} paused, RSS ${r.d.rssIdleMiB.toFixed(0)} -> ${r.d.rssPausedMiB.toFixed(0)} MiB, TTFB p99 ${r.d.ttfbP99ms.toFixed(2)} ms`);
         });

@@ -27,6 +27,8 @@ export interface StartContext {
   readonly tmpDir: string;
   /** A file that exists in fixtureDir, used for readiness checks of peers without /healthz. */
   readonly probeFile: string;
+  /** Extra environment for the rangeserve targets (`--workers`, `--rs-env`): measure a switch on and off. */
+  readonly rsEnv?: Readonly<Record<string, string>>;
 }
 
 export interface Target {
@@ -238,6 +240,7 @@ function rangeserveTarget(id: string, label: string, mode: string, clusterIo: st
           WORKERS: '2',
           LOG_LEVEL: 'warn',
           NODE_ENV: 'production',
+          ...ctx.rsEnv,
         },
         healthPath: '/healthz',
       });
