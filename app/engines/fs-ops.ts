@@ -26,7 +26,7 @@ function kindOf(st: BigStats | fs.Stats): PathStat['kind'] {
 }
 
 export function toPathStat(st: BigStats): PathStat {
-  return { kind: kindOf(st), size: Number(st.size), mtimeNs: st.mtimeNs, dev: Number(st.dev) };
+  return { kind: kindOf(st), size: Number(st.size), mtimeNs: st.mtimeNs, dev: Number(st.dev), ino: st.ino };
 }
 
 export async function statPath(p: string): Promise<PathStat> {
@@ -44,6 +44,7 @@ export interface OpenedRaw {
   readonly fd: number;
   readonly meta: FileMeta;
   readonly dev: number;
+  readonly ino?: bigint;
 }
 
 const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
@@ -58,7 +59,7 @@ export function openRegular(p: string): Promise<OpenedRaw> {
           fs.close(fd, () => reject(statErr ?? new NotRegularFileError()));
           return;
         }
-        resolve({ fd, meta: { size: Number(st.size), mtimeNs: st.mtimeNs }, dev: Number(st.dev) });
+        resolve({ fd, meta: { size: Number(st.size), mtimeNs: st.mtimeNs }, dev: Number(st.dev), ino: st.ino });
       });
     });
   });

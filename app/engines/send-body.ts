@@ -7,6 +7,7 @@ import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { BodyPiece } from '../core/types';
 import { BodyStream, type ChunkReader } from './body-stream';
+import { isSmallBody, sendSmallBody } from './small-body';
 import type { SendOutcome } from './types';
 
 function reasonOf(err: unknown, res: ServerResponse): 'aborted' | 'short-read' | 'io-error' | 'timeout' {
@@ -17,13 +18,20 @@ function reasonOf(err: unknown, res: ServerResponse): 'aborted' | 'short-read' |
   return 'io-error';
 }
 
+export interface SendOptions {
+  /** Bodies of at most this many bytes take the lean path (small-body.ts); 0: never. Default 0. */
+  readonly smallBodyBytes?: number;
+}
+
 export async function sendBody(
   body: readonly BodyPiece[],
   reader: ChunkReader,
   fd: number,
   chunkBytes: number,
   res: ServerResponse,
+  options: SendOptions = {},
 ): Promise<SendOutcome> {
+  if (isSmallBody(body, options.smallBodyBytes ?? 0)) return sendSmallBody(body, reader, fd, res, reasonOf);
   // The client going away cancels a read still waiting for its volume's gate.
   const gone = new AbortController();
   const onClose = (): void => gone.abort();

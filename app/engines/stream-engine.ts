@@ -13,11 +13,13 @@ import type { BodyPiece } from '../core/types';
 import { closeFd, listDirectory, openRegular, readChunk, statPath } from './fs-ops';
 import { gatesOf, openGatedFile, type GatedFile, type RawFileOps } from './gated-file';
 import { sendBody } from './send-body';
-import type { DirEntry, Engine, OpenedFile, PathStat, SendOutcome } from './types';
+import { readerOf, type DirEntry, type Engine, type OpenedFile, type PathStat, type SendOutcome } from './types';
 import { currentVolumes, type VolumeRegistry } from '../volumes';
 
 export interface StreamEngineOptions {
   readonly chunkBytes: number;
+  /** Bodies up to this size take the lean path (small-body.ts); 0 or absent: never. */
+  readonly smallBodyBytes?: number;
   /** Per-volume gates; default: the process's registry installed by serve(), or none (ungated). */
   readonly volumes?: VolumeRegistry;
 }
@@ -27,6 +29,7 @@ export function createStreamEngine(options: StreamEngineOptions): Engine {
   const { run } = gates;
   const ops: RawFileOps = { read: readChunk, close: closeFd };
   const files = new WeakMap<OpenedFile, GatedFile>();
+  const send = { smallBodyBytes: options.smallBodyBytes ?? 0 };
 
   return {
     name: 'stream',
@@ -40,7 +43,7 @@ export function createStreamEngine(options: StreamEngineOptions): Engine {
     // readdir under the folder's gate, each entry's stat under the entry's own (a mount point is another volume).
     list: (p: string): Promise<DirEntry[]> => listDirectory(p, run),
     sendBody: (file: OpenedFile, body: readonly BodyPiece[], res: ServerResponse): Promise<SendOutcome> =>
-      sendBody(body, files.get(file)?.reader ?? { read: readChunk }, file.fd, options.chunkBytes, res),
+      sendBody(body, readerOf(file) ?? files.get(file)?.reader ?? { read: readChunk }, file.fd, options.chunkBytes, res, send),
     describe: () => ({ engine: 'stream', chunkBytes: options.chunkBytes }),
     close: async () => undefined,
   };
