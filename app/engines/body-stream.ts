@@ -6,6 +6,7 @@
  */
 import { Readable } from 'node:stream';
 import type { BodyPiece } from '../core/types';
+import { chunkSizeAt, SMALL_CHUNK_BYTES } from './chunk-size';
 
 /** Reads file bytes for a BodyStream. */
 export interface ChunkReader {
@@ -41,8 +42,9 @@ export class BodyStream extends Readable {
     private readonly chunkBytes: number,
     private readonly signal?: AbortSignal,
   ) {
-    // One chunk of read-ahead: a paused client costs at most about two chunks.
-    super({ highWaterMark: chunkBytes });
+    // One chunk of read-ahead (any size: the buffer is refilled only when it falls
+    // below one small chunk), so a paused client costs at most about two chunks.
+    super({ highWaterMark: Math.min(chunkBytes, SMALL_CHUNK_BYTES) });
   }
 
   override _read(): void {
@@ -74,7 +76,7 @@ export class BodyStream extends Readable {
       return Buffer.from(piece.data, 'latin1');
     }
     if (this.position < 0) this.position = piece.start;
-    const want = Math.min(this.chunkBytes, piece.end - this.position + 1);
+    const want = Math.min(chunkSizeAt(this.bytesProduced, this.chunkBytes), piece.end - this.position + 1);
     const chunk = await this.reader.read(this.fd, this.position, want, this.signal);
     if (chunk.length === 0) throw new ShortReadError();
     this.position += chunk.length;

@@ -10,6 +10,7 @@
  */
 import type { BodyPiece } from '../core/types';
 import type { ChunkReader } from './body-stream';
+import { chunkSizeAt } from './chunk-size';
 import type { OpenedRaw } from './fs-ops';
 import type { OpenedFile } from './types';
 import type { Prefetching, RunOptions, Volume, VolumeOp, VolumeRegistry } from '../volumes';
@@ -76,7 +77,8 @@ function gatedFile(
     async prefetch(body: readonly BodyPiece[]): Promise<void> {
       const first = body.find((b) => b.kind === 'file');
       if (!first || first.kind !== 'file' || first.end < first.start) return;
-      const length = Math.min(chunkBytes, first.end - first.start + 1);
+      // The size the body stream's first file read will ask for (it serves this chunk).
+      const length = Math.min(chunkSizeAt(0, chunkBytes), first.end - first.start + 1);
       const data = readOn(first.start, length);
       prefetched = { position: first.start, length, data };
       await data;

@@ -120,6 +120,10 @@ export class Volume {
         queued: true,
         start: () => {
           task.queued = false;
+          // Only a queued operation can be cancelled. The listener must go now: it holds
+          // this promise's resolvers, and through them every chunk this read returns,
+          // for as long as the response's signal lives (a whole download's worth).
+          opts.signal?.removeEventListener('abort', onAbort);
           this.inflight++;
           const t0 = performance.now();
           // Health counts the kernel's own slowness: an operation RUNNING for longer than the
@@ -163,22 +167,20 @@ export class Volume {
         if (i >= 0) this.queue.splice(i, 1);
         return i >= 0;
       };
-      opts.signal?.addEventListener(
-        'abort',
-        () => {
-          if (settled || !task.queued || !dequeue()) return;
-          settled = true;
-          if (timer) clearTimeout(timer);
-          reject(new VolumeError('RS_ERR_CANCELLED', this.id, `${op} on volume ${this.mount} was cancelled`));
-        },
-        { once: true },
-      );
+      const onAbort = (): void => {
+        if (settled || !task.queued || !dequeue()) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
+        reject(new VolumeError('RS_ERR_CANCELLED', this.id, `${op} on volume ${this.mount} was cancelled`));
+      };
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
       if (!opts.noDeadline) {
         timer = setTimeout(() => {
           if (settled) return;
           settled = true;
           const whileQueued = task.queued;
           if (whileQueued) dequeue();
+          opts.signal?.removeEventListener('abort', onAbort);
           this.observer.timedOut(this, op, whileQueued);
           reject(new VolumeError('RS_ERR_READ_TIMEOUT', this.id, `${op} on volume ${this.mount} took longer than ${Math.round(deadlineMs)} ms`));
         }, deadlineMs);

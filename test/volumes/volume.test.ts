@@ -4,6 +4,7 @@
  * gate's own timers are involved.
  */
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, test } from 'node:test';
 import { Volume, VolumeRegistry, type GateLimits, type VolumeEvent, type VolumeObserver } from '../../app/volumes';
 
@@ -93,6 +94,38 @@ describe('volume gate', () => {
     ac.abort();
     h.release('bytes');
     assert.equal(await r, 'bytes');
+  });
+
+  test('an operation that started or finished no longer listens to the client signal (a download reuses one signal)', async () => {
+    const v = volume();
+    const ac = new AbortController();
+    const a = held();
+    const b = held();
+    const ra = v.run('read', () => a.promise, { signal: ac.signal });
+    const rb = v.run('read', () => b.promise, { signal: ac.signal });
+    const h = held();
+    const rq = v.run('read', () => h.promise, { signal: ac.signal });
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 1, 'only the queued operation listens');
+    a.release();
+    b.release();
+    await Promise.all([ra, rb]);
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 0, 'the started operation let go of the signal');
+    h.release();
+    await rq;
+    // A long download: many reads on one signal leave no listener (each held the read's bytes alive).
+    for (let i = 0; i < 50; i++) await v.run('read', () => Promise.resolve('x'), { signal: ac.signal });
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
+  });
+
+  test('an operation that times out while queued lets go of the client signal', async () => {
+    const v = volume({ ...limits, maxInflight: 1, timeoutMs: 50 });
+    const h = held();
+    const ra = v.run('read', () => h.promise).catch(code); // the running one times out too
+    const ac = new AbortController();
+    await assert.rejects(v.run('read', () => Promise.resolve('late'), { signal: ac.signal }), (e) => code(e) === 'RS_ERR_READ_TIMEOUT');
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
+    h.release();
+    assert.equal(await ra, 'RS_ERR_READ_TIMEOUT');
   });
 
   test('errorLimit I/O errors within the window degrade the volume; then it refuses at once', async () => {
