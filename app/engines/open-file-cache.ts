@@ -20,6 +20,7 @@
 import type { ServerResponse } from 'node:http';
 import type { BodyPiece } from '../core/types';
 import type { ChunkReader } from './body-stream';
+import { chunkSizeAt } from './chunk-size';
 import { readerOf, type DirEntry, type Engine, type OpenedFile, type PathStat, type ReaderFile, type SendOutcome } from './types';
 
 export interface OpenFileCacheOptions {
@@ -110,7 +111,8 @@ export function withOpenFileCache(inner: Engine, options: OpenFileCacheOptions):
       async prefetch(body: readonly BodyPiece[]): Promise<void> {
         const first = body.find((b) => b.kind === 'file');
         if (!first || first.kind !== 'file' || first.end < first.start) return;
-        const length = Math.min(options.chunkBytes, first.end - first.start + 1);
+        // The size the body's first file read will ask for (chunk-size.ts), so it is served from here.
+        const length = Math.min(chunkSizeAt(0, options.chunkBytes), first.end - first.start + 1);
         const data = shared.read(e.file.fd, first.start, length);
         prefetched = { position: first.start, length, data };
         await data;
