@@ -47,6 +47,8 @@ export interface Config {
   readonly openFileCacheIdleMs: number;
   /** Downloads under /files skip Express's router (same CORS and route code, identical answers). */
   readonly fastFilesRoute: boolean;
+  /** Full-size read buffers the stream engine keeps for reuse; 0: none. */
+  readonly bufferPoolChunks: number;
 }
 
 export class ConfigError extends Error {
@@ -140,6 +142,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const openFileCacheMax = read(env, 'OPEN_FILE_CACHE_MAX', integer(0, 100_000), '1000');
   const openFileCacheIdleMs = read(env, 'OPEN_FILE_CACHE_IDLE_MS', integer(100, 86_400_000), '30000');
   const fastFilesRoute = read(env, 'FAST_FILES_ROUTE', boolean, 'on');
+  const bufferPoolChunks = read(env, 'BUFFER_POOL_CHUNKS', integer(0, 1024), '16');
   return Object.freeze({
     port,
     host,
@@ -168,5 +171,6 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     openFileCacheMax,
     openFileCacheIdleMs,
     fastFilesRoute,
+    bufferPoolChunks,
   });
 }

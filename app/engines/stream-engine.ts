@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import type { BodyPiece } from '../core/types';
 import { closeFd, listDirectory, openRegular, readChunk, statPath } from './fs-ops';
 import { gatesOf, openGatedFile, type GatedFile, type RawFileOps } from './gated-file';
+import { BufferPool } from './buffer-pool';
 import { sendBody } from './send-body';
 import { readerOf, type DirEntry, type Engine, type OpenedFile, type PathStat, type SendOutcome } from './types';
 import { currentVolumes, type VolumeRegistry } from '../volumes';
@@ -20,6 +21,8 @@ export interface StreamEngineOptions {
   readonly chunkBytes: number;
   /** Bodies up to this size take the lean path (small-body.ts); 0 or absent: never. */
   readonly smallBodyBytes?: number;
+  /** Full-size read buffers kept for reuse (buffer-pool.ts); 0 or absent: none. */
+  readonly bufferPoolChunks?: number;
   /** Per-volume gates; default: the process's registry installed by serve(), or none (ungated). */
   readonly volumes?: VolumeRegistry;
 }
@@ -27,9 +30,10 @@ export interface StreamEngineOptions {
 export function createStreamEngine(options: StreamEngineOptions): Engine {
   const gates = gatesOf(() => options.volumes ?? currentVolumes());
   const { run } = gates;
-  const ops: RawFileOps = { read: readChunk, close: closeFd };
+  const pool = (options.bufferPoolChunks ?? 0) > 0 ? new BufferPool(options.chunkBytes, options.bufferPoolChunks ?? 0) : undefined;
+  const ops: RawFileOps = { read: (fd, position, length) => readChunk(fd, position, length, pool), close: closeFd };
   const files = new WeakMap<OpenedFile, GatedFile>();
-  const send = { smallBodyBytes: options.smallBodyBytes ?? 0 };
+  const send = { smallBodyBytes: options.smallBodyBytes ?? 0, ...(pool ? { pool } : {}) };
 
   return {
     name: 'stream',
@@ -43,8 +47,8 @@ export function createStreamEngine(options: StreamEngineOptions): Engine {
     // readdir under the folder's gate, each entry's stat under the entry's own (a mount point is another volume).
     list: (p: string): Promise<DirEntry[]> => listDirectory(p, run),
     sendBody: (file: OpenedFile, body: readonly BodyPiece[], res: ServerResponse): Promise<SendOutcome> =>
-      sendBody(body, readerOf(file) ?? files.get(file)?.reader ?? { read: readChunk }, file.fd, options.chunkBytes, res, send),
-    describe: () => ({ engine: 'stream', chunkBytes: options.chunkBytes }),
+      sendBody(body, readerOf(file) ?? files.get(file)?.reader ?? { read: (fd, position, length) => readChunk(fd, position, length) }, file.fd, options.chunkBytes, res, send),
+    describe: () => ({ engine: 'stream', chunkBytes: options.chunkBytes, ...(pool ? { bufferPool: pool.stats() } : {}) }),
     close: async () => undefined,
   };
 }
