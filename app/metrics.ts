@@ -2,10 +2,11 @@
  * Prometheus metrics (prom-client) of one serving process, on its own
  * Registry (not prom-client's global one).
  *
- * Cluster hook: each worker can send `metricsRegistry.getMetricsAsJSON()` to
+ * Cluster mode: each worker sends `metricsRegistry.getMetricsAsJSON()` to
  * the primary, which merges them with prom-client's
- * `AggregatorRegistry.aggregate([...])` and serves the result on its own
- * /metrics. Nothing here depends on the mode; gauges that read live state do
+ * `AggregatorRegistry.aggregate([...])` (app/cluster/merge.ts) for whichever
+ * worker was asked for /metrics. Counters and histograms add up; a gauge that
+ * must not be summed names its aggregator. Nothing here depends on the mode; gauges that read live state do
  * it in collect(), so the JSON snapshot is always current.
  */
 import client from 'prom-client';
@@ -72,6 +73,8 @@ new client.Gauge({
   help: 'Volume health: 0 healthy, 1 degraded.',
   labelNames: ['volume', 'mount'] as const,
   registers: [metricsRegistry],
+  // Cluster merge: degraded in any worker is degraded (the other gauges add up).
+  aggregator: 'max',
   collect() {
     this.reset();
     for (const v of volumesSource()) this.set({ volume: v.id, mount: v.mount }, v.state === 'healthy' ? 0 : 1);

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config';
 import { createEngine } from './engines';
 import { createRequestListener } from './http/app';
+import type { ObservabilitySource } from './http/health-routes';
 import { setVolumeSource, volumeMetrics } from './metrics';
 import { startServer, type RunningServer } from './server';
 import { installVolumes, VolumeRegistry } from './volumes';
@@ -18,6 +19,8 @@ export interface ServeOptions {
   readonly onListening?: (server: RunningServer) => void;
   /** The msg of the ready log line: 'listening' (what the test helper waits for) unless a cluster worker. */
   readonly listeningMessage?: string;
+  /** /readyz and /metrics source (cluster workers: merged across the cluster). */
+  readonly observability?: ObservabilitySource;
 }
 
 export async function serve(config: Config, log: Logger, options: ServeOptions = {}): Promise<RunningServer> {
@@ -28,7 +31,7 @@ export async function serve(config: Config, log: Logger, options: ServeOptions =
   setVolumeSource(() => volumes.volumes());
   log.info({ volumes: volumes.describe().map((v) => v['mount']), uvThreadpoolSize: process.env['UV_THREADPOOL_SIZE'] }, 'volumes');
   const engine = createEngine(config);
-  const app = createRequestListener({ config, engine, rootReal, log, version: VERSION, volumes, ...(options.health ? { health: options.health } : {}) });
+  const app = createRequestListener({ config, engine, rootReal, log, version: VERSION, volumes, ...(options.health ? { health: options.health } : {}), ...(options.observability ? { observability: options.observability } : {}) });
   let started: RunningServer;
   try {
     started = await startServer(app, { host: config.host, port: config.port, stallTimeoutMs: config.stallTimeoutMs });

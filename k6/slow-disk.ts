@@ -15,8 +15,11 @@
  *    /healthz. Everything here is strict, and latency is bounded:
  *    `http_req_duration{scenario:healthy}` p(99) < HEALTHY_P99_MS (200 ms).
  *
- * Without a real slow volume (see k6/README.md), point SLOW_FILE at a big
- * file: the scenario then measures isolation from a heavy neighbour instead.
+ * SLOW_FILE must be on its own mount inside the served root (rangeserve sees
+ * volumes by mount point and refuses symlinks out of the root). `npm run k6 --
+ * slow-disk` run as root mounts the FUSE slow disk there itself (see
+ * k6/README.md); without one, point SLOW_FILE at a big file: the scenario then
+ * measures isolation from a heavy neighbour instead.
  */
 import http from 'k6/http';
 import { check, sleep } from 'k6';

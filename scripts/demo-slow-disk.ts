@@ -4,10 +4,14 @@
  *
  * Mounts a FUSE "slow disk" (test/support/slowfs: every read sleeps 2 s)
  * inside a served root that also holds a normal folder, loads each server with
- * N downloads from the slow disk, and measures healthy-file requests meanwhile.
- * Needs root (FUSE); bounded to about a minute.
+ * N downloads from the slow disk, and measures healthy-file requests meanwhile:
+ * the naive server, then rangeserve in all four modes (stream, worker,
+ * cluster·stream, cluster·worker), one after the other, from one run. Each
+ * server is stopped right after its turn, so a starved one cannot slow the
+ * next. Prints one table (p50/p99 of the healthy requests that succeeded).
+ * Needs root (FUSE); bounded: about a minute, never more than DEMO_BUDGET_S.
  *
- *   DEMO_SLOW=72 DEMO_DELAY_MS=2000 npm run demo:slow-disk
+ *   DEMO_SLOW=72 DEMO_DELAY_MS=2000 DEMO_MODES=stream,worker,cluster-stream,cluster-worker npm run demo:slow-disk
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -20,7 +24,16 @@ import { mountSlowFs, slowFsAvailable, type SlowFs } from '../test/support/slowf
 
 const SLOW = Number(process.env['DEMO_SLOW'] ?? 72);
 const DELAY_MS = Number(process.env['DEMO_DELAY_MS'] ?? 2000);
-const SAMPLES = 20;
+const SAMPLES = Number(process.env['DEMO_SAMPLES'] ?? 100);
+/** Hard bound on the whole run: past it everything is killed and unmounted. */
+const BUDGET_S = Number(process.env['DEMO_BUDGET_S'] ?? 240);
+const MODES: Record<string, { label: string; env: Record<string, string> }> = {
+  stream: { label: 'rangeserve stream', env: { MODE: 'stream' } },
+  worker: { label: 'rangeserve worker', env: { MODE: 'worker' } },
+  'cluster-stream': { label: 'rangeserve cluster·stream (2 workers)', env: { MODE: 'cluster', CLUSTER_IO: 'stream', WORKERS: '2' } },
+  'cluster-worker': { label: 'rangeserve cluster·worker (2 workers)', env: { MODE: 'cluster', CLUSTER_IO: 'worker', WORKERS: '2' } },
+};
+const SELECTED = (process.env['DEMO_MODES'] ?? Object.keys(MODES).join(',')).split(',').map((m) => m.trim()).filter((m) => m !== '');
 const PER_REQUEST_TIMEOUT_MS = 10_000;
 const MEASURE_BUDGET_MS = 20_000;
 
@@ -84,7 +97,8 @@ async function measure(name: string, port: number, slow: SlowFs): Promise<Result
 
 function pct(sorted: number[], q: number): string {
   if (sorted.length === 0) return '-';
-  return (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(1);
+  // Nearest rank: with 100 samples p99 is the 99th, not the maximum.
+  return (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0).toFixed(1);
 }
 
 async function main(): Promise<void> {
@@ -108,34 +122,60 @@ async function main(): Promise<void> {
   for (let i = 0; i < 4; i++) fs.writeFileSync(path.join(backing, `f${i}.bin`), big);
   const slow = await mountSlowFs({ backing, mountpoint: path.join(root, 'slow') });
   const children: ChildProcess[] = [];
+  // Whatever hangs, the demo ends: kill, unmount, exit 1.
+  const guard = setTimeout(() => {
+    process.stderr.write(`demo:slow-disk: over its ${BUDGET_S} s budget; stopping\n`);
+    for (const c of children) c.kill('SIGKILL');
+    void slow.unmount().finally(() => process.exit(1));
+  }, BUDGET_S * 1000);
+  guard.unref();
+  const stop = async (c: ChildProcess): Promise<void> => {
+    if (c.exitCode !== null || c.signalCode !== null) return;
+    const gone = new Promise<void>((r) => c.once('exit', () => r()));
+    c.kill('SIGKILL');
+    await gone;
+  };
   try {
     const dist = path.resolve(__dirname, '..');
+    process.stdout.write(
+      `slow disk: every read sleeps ${DELAY_MS} ms; per server ${SLOW} downloads from it, then ${SAMPLES} sequential healthy 16 KiB requests ` +
+        `(each new connection, ${PER_REQUEST_TIMEOUT_MS / 1000} s timeout, ${MEASURE_BUDGET_MS / 1000} s budget)\n` +
+        `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Linux ${os.release()}, Node ${process.version}; ${new Date().toISOString()}\n\n`,
+    );
+    const results: Result[] = [];
     const naive = await startProcess([path.join(dist, 'bench', 'naive-server.js')], { ROOT: root, PORT: '0' }, (l) => {
       const m = /^listening (\d+)$/.exec(l);
       return m ? Number(m[1]) : undefined;
     });
     children.push(naive.child);
-    const rs = await startProcess(
-      [path.join(dist, 'app', 'main.js')],
-      { FILES_ROOT: root, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', READ_CHUNK_BYTES: String(64 * 1024) },
-      (l) => {
-        try {
-          const o = JSON.parse(l) as { msg?: string; port?: number };
-          return o.msg === 'listening' ? o.port : undefined;
-        } catch {
-          return undefined;
-        }
-      },
-    );
-    children.push(rs.child);
-    process.stdout.write(`slow disk: every read sleeps ${DELAY_MS} ms; ${SLOW} downloads from it, ${SAMPLES} sequential healthy 16 KiB requests\n\n`);
-    const results = [await measure('naive createReadStream', naive.port, slow), await measure('rangeserve (stream)', rs.port, slow)];
+    results.push(await measure('naive createReadStream (pool 4)', naive.port, slow));
+    await stop(naive.child);
+    for (const mode of SELECTED) {
+      const m = MODES[mode];
+      if (!m) throw new Error(`DEMO_MODES: unknown mode ${mode} (one of ${Object.keys(MODES).join(', ')})`);
+      const rs = await startProcess(
+        [path.join(dist, 'app', 'main.js')],
+        { FILES_ROOT: root, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', READ_CHUNK_BYTES: String(64 * 1024), ...m.env },
+        (l) => {
+          try {
+            const o = JSON.parse(l) as { msg?: string; port?: number };
+            return o.msg === 'listening' ? o.port : undefined;
+          } catch {
+            return undefined;
+          }
+        },
+      );
+      children.push(rs.child);
+      results.push(await measure(m.label, rs.port, slow));
+      await stop(rs.child);
+    }
     process.stdout.write('| server | healthy ok | failed/timed out | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|\n');
     for (const r of results) {
       const s = [...r.latencies].sort((a, b) => a - b);
       process.stdout.write(`| ${r.name} | ${r.latencies.length} | ${r.failed} | ${pct(s, 0.5)} | ${pct(s, 0.99)} | ${s.length ? (s[s.length - 1] ?? 0).toFixed(1) : '-'} |\n`);
     }
   } finally {
+    clearTimeout(guard);
     for (const c of children) c.kill('SIGKILL');
     await slow.unmount().catch(() => undefined);
     fs.rmSync(base, { recursive: true, force: true });

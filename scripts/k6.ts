@@ -7,6 +7,9 @@
  * 3. starts rangeserve (node dist/app/main.js, PORT=0) on that folder and
  *    reads the port from its "listening" log line, then waits for /healthz;
  * 4. for pause-resume, rewrites changing.bin every CHANGE_EVERY_MS (3000);
+ *    for slow-disk, mounts the slow volume inside the fixture root before the
+ *    server starts (as root: the FUSE slow disk, or SLOW_DIR bind-mounted; see
+ *    scripts/k6-slow-volume.ts) and unmounts it after the server stopped;
  * 5. runs `k6 run k6/<scenario>.ts` with BASE_URL, FIXTURES, RUN_ID… in env;
  * 6. stops the server (SIGTERM, SIGKILL after STOP_TIMEOUT_MS), prints where
  *    the summary went and exits with k6's exit code.
@@ -20,8 +23,9 @@ import { createWriteStream, existsSync, mkdirSync, promises as fsp, readdirSync 
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { fixturesEnv, makeFixtures, MiB, startRewriter, writeFixture } from './fixtures';
-import type { Fixtures, Rewriter } from './fixtures';
+import { fixturesEnv, makeFixtures, startRewriter } from './fixtures';
+import type { Rewriter } from './fixtures';
+import { prepareSlowVolume, type SlowVolume } from './k6-slow-volume';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const K6_DIR = path.join(ROOT, 'k6');
@@ -219,28 +223,6 @@ function runK6(script: string, extra: string[], env: NodeJS.ProcessEnv): Promise
   });
 }
 
-/** The slow-disk scenario needs a file on a slow volume; see k6/README.md. */
-async function prepareSlowVolume(fx: Fixtures, env: NodeJS.ProcessEnv): Promise<void> {
-  if (env['SLOW_FILE']) return; // the caller knows where the slow file is
-  const slowDir = env['SLOW_DIR'];
-  if (slowDir) {
-    const slowTarget = path.join(slowDir, 'slow.bin');
-    if (!existsSync(slowTarget)) {
-      process.stdout.write(`writing ${slowTarget} (64 MiB) on the slow volume…\n`);
-      await writeFixture(slowDir, { name: 'slow.bin', size: 64 * MiB, content: 'pattern' });
-    }
-    await fsp.symlink(path.resolve(slowDir), path.join(fx.dir, 'slow'), 'dir');
-    env['SLOW_FILE'] = 'slow/slow.bin';
-    process.stdout.write(`slow volume: ${slowDir} linked as slow/ (the server must follow that symlink)\n`);
-    return;
-  }
-  const heavy = fx.byName['big.bin'] ? 'big.bin' : 'medium.bin';
-  env['SLOW_FILE'] = heavy;
-  process.stdout.write(
-    `no SLOW_DIR given: the "slow" scenario downloads ${heavy} as a heavy neighbour instead of a slow volume\n`,
-  );
-}
-
 export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   if (!checkK6()) return 1;
@@ -255,6 +237,7 @@ export async function main(argv: string[]): Promise<number> {
 
   let server: Server | undefined;
   let rewriter: Rewriter | undefined;
+  let slow: SlowVolume | undefined;
   let code = 1;
   // Ctrl-C reaches k6 directly (same terminal); we only clean up afterwards.
   const onSigint = (): void => undefined;
@@ -269,7 +252,12 @@ export async function main(argv: string[]): Promise<number> {
     for (const f of fx.files) process.stdout.write(`  ${f.name.padEnd(12)} ${String(f.size).padStart(11)} B  ${f.sha256.slice(0, 16)}…\n`);
 
     const k6Env: NodeJS.ProcessEnv = { ...process.env };
-    if (args.scenario === 'slow-disk') await prepareSlowVolume(fx, k6Env);
+    if (args.scenario === 'slow-disk') {
+      // Mounted before the server starts, so it is a volume from the first request (scripts/k6-slow-volume.ts).
+      slow = await prepareSlowVolume(fx, k6Env);
+      k6Env['SLOW_FILE'] = slow.file;
+      process.stdout.write(`${slow.describe}\n`);
+    }
 
     const serverEnv: NodeJS.ProcessEnv = {
       ...process.env,
@@ -307,7 +295,9 @@ export async function main(argv: string[]): Promise<number> {
     code = code === 0 ? 1 : code;
   } finally {
     if (rewriter) await rewriter.stop();
+    await slow?.calm().catch(() => undefined);
     if (server) await stopServer(server.child, Number(process.env['STOP_TIMEOUT_MS'] || 15000));
+    await slow?.release().catch((err: unknown) => process.stderr.write(`slow volume not released: ${String(err)}\n`));
     process.off('SIGINT', onSigint);
     if (args.keep) process.stdout.write(`fixtures kept in ${fixtureDir}\n`);
     else await fsp.rm(fixtureDir, { recursive: true, force: true });

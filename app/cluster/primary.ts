@@ -24,6 +24,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import { isWorkerMessage, type PrimaryMessage } from './messages';
+import { Collector } from './collect';
 
 export const BACKOFF_MIN_MS = 100;
 export const BACKOFF_MAX_MS = 10_000;
@@ -84,6 +85,12 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   const tell = (t: Tracked, msg: PrimaryMessage): void => {
     if (t.worker.isConnected()) t.worker.send(msg, undefined, () => undefined);
   };
+  // /metrics and /readyz: whichever worker is asked has the primary gather every serving worker's part.
+  const collector = new Collector(() =>
+    [...tracked.values()]
+      .filter((t) => t.listening && t.worker.isConnected())
+      .map((t) => ({ pid: t.pid, send: (msg: PrimaryMessage) => tell(t, msg) })),
+  );
   const broadcast = (): void => {
     const msg: PrimaryMessage = { type: 'rs:workers', pids: livePids() };
     for (const t of tracked.values()) tell(t, msg);
@@ -106,6 +113,16 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
       if (m.type === 'rs:volume') {
         // Pass a worker's volume health event on to every other worker.
         for (const other of tracked.values()) if (other !== t) tell(other, m);
+      } else if (m.type === 'rs:collect') {
+        collector.collect(m.what).then(
+          (result) => tell(t, { type: 'rs:collected', id: m.id, result }),
+          (err: unknown) => {
+            log.warn({ err, what: m.what }, 'cluster collect failed');
+            tell(t, { type: 'rs:collected', id: m.id, result: { what: 'none' } });
+          },
+        );
+      } else if (m.type === 'rs:snapshot') {
+        collector.onSnapshot(t.pid, m.id, m.snapshot);
       } else if (m.type === 'rs:listening') {
         t.listening = true;
         for (const w of t.listeningWaiters.splice(0)) w(true);
@@ -134,6 +151,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
 
   function onExit(t: Tracked, code: number | null, signal: string | null): void {
     tracked.delete(t.worker.id);
+    collector.onPeerGone(t.pid);
     for (const w of t.listeningWaiters.splice(0)) w(false);
     for (const w of t.drainingWaiters.splice(0)) w();
     broadcast();

@@ -11,20 +11,52 @@ import { serve } from '../serve';
 import type { RunningServer } from '../server';
 import { isPrimaryMessage, type WorkerMessage } from './messages';
 import { currentVolumes } from '../volumes';
+import { metricsRegistry } from '../metrics';
+import type { ObservabilitySource } from '../http/health-routes';
+import { PrimaryAsker } from './collect';
 
 /** How long an orphaned worker may take to exit, whatever it is doing. */
 const ORPHAN_EXIT_MS = 1_000;
 /** Longest wait for the primary's rs:released after stopping. */
 const RELEASE_TIMEOUT_MS = 5_000;
 
-function send(msg: WorkerMessage): void {
-  if (process.connected) process.send?.(msg);
+function send(msg: WorkerMessage): boolean {
+  if (!process.connected || !process.send) return false;
+  process.send(msg, undefined, {}, () => undefined);
+  return true;
+}
+
+/** /readyz and /metrics of a worker show the whole cluster: the primary gathers them from every worker. */
+function clusterObservability(asker: PrimaryAsker): ObservabilitySource {
+  return {
+    readiness: async () => {
+      const c = await asker.ask('readyz');
+      return c.what === 'readyz' ? { ready: c.readiness.status === 'ready', body: c.readiness } : undefined;
+    },
+    metrics: async () => {
+      const c = await asker.ask('metrics');
+      return c.what === 'metrics' ? c.metrics : undefined;
+    },
+  };
+}
+
+/** This worker's own part of a collection the primary runs. */
+function sendSnapshot(id: number, what: 'metrics' | 'readyz'): void {
+  if (what === 'readyz') {
+    send({ type: 'rs:snapshot', id, snapshot: { what, volumes: currentVolumes()?.describe() ?? [] } });
+    return;
+  }
+  metricsRegistry.getMetricsAsJSON().then(
+    (metrics) => send({ type: 'rs:snapshot', id, snapshot: { what, metrics } }),
+    () => undefined, // left out of this answer; the primary stops waiting at its deadline
+  );
 }
 
 export async function runWorker(config: Config, log: Logger): Promise<void> {
   let pids: readonly number[] = [process.pid];
   let running: RunningServer | undefined;
   let stopping = false;
+  const asker = new PrimaryAsker(send);
 
   let stopBeforeReady: number | undefined;
   let releaseWaiter: (() => void) | undefined;
@@ -67,6 +99,8 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
     if (m.type === 'rs:workers') pids = m.pids;
     else if (m.type === 'rs:volume') currentVolumes()?.applyPeerEvent(m.event);
     else if (m.type === 'rs:stop') stop(m.graceMs, 'primary asked');
+    else if (m.type === 'rs:snapshot-request') sendSnapshot(m.id, m.what);
+    else if (m.type === 'rs:collected') asker.onCollected(m.id, m.result);
     else releaseWaiter?.();
   });
   // Signals sent to the whole process group (Ctrl-C) reach workers directly: stop as the primary would ask.
@@ -78,6 +112,7 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
   running = await serve(config, log, {
     listeningMessage: 'worker listening',
     health: () => ({ workers: [...pids], primary: process.ppid }),
+    observability: clusterObservability(asker),
   });
   // Volumes are disks, shared by every worker: one worker's errors and state changes are everybody's.
   const volumes = currentVolumes();

@@ -12,7 +12,7 @@ import { corsMiddleware } from './cors';
 import { activeDownloads, bytesSent, responses } from '../metrics';
 import type { VolumeRegistry } from '../volumes';
 import { createFilesRoute, type RequestOutcome } from './files-route';
-import { healthRoutes } from './health-routes';
+import { healthRoutes, type ObservabilitySource } from './health-routes';
 import { sendShort } from './short-response';
 
 export interface AppContext {
@@ -25,6 +25,8 @@ export interface AppContext {
   readonly volumes?: VolumeRegistry;
   /** Extra facts for /healthz (cluster worker pids, hint status, ...). */
   readonly health?: () => Record<string, unknown>;
+  /** Where /readyz and /metrics read from (a cluster worker: the primary's merge); default this process. */
+  readonly observability?: ObservabilitySource;
 }
 
 export function createApp(ctx: AppContext): express.Express {
@@ -96,7 +98,7 @@ function buildApp(ctx: AppContext) {
     res.end(body);
   });
 
-  app.use(healthRoutes(ctx.volumes));
+  app.use(healthRoutes(ctx.volumes, ctx.observability));
 
   // `url`: the request target as the client sent it (Express's originalUrl).
   const filesEndpoint = (req: IncomingMessage, res: ServerResponse, url: string): void => {

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { isUnder, mountsForRoot, type MountPoint } from './mounts';
-import { Volume, type GateLimits, type RunOptions, type VolumeObserver, type VolumeOp, type VolumeState } from './volume';
+import { Volume, type GateLimits, type RunOptions, type VolumeObserver, type VolumeOp, type VolumeReport, type VolumeState } from './volume';
 
 export interface VolumeSettings extends GateLimits {
   readonly probeIntervalMs: number;
@@ -142,7 +142,7 @@ export class VolumeRegistry {
     return Math.max(1, Math.ceil(this.settings.probeIntervalMs / 1000));
   }
 
-  describe(): Record<string, unknown>[] {
+  describe(): VolumeReport[] {
     return this.volumes().map((v) => v.describe());
   }
 

@@ -23,6 +23,16 @@ import { budgetLeftMs } from './deadline';
 import { VolumeError, errorCode, isIoError } from './errors';
 
 export type VolumeState = 'healthy' | 'degraded';
+
+/** One volume as /readyz shows it (and as a cluster worker reports it to the primary). */
+export interface VolumeReport {
+  readonly id: string;
+  readonly mount: string;
+  readonly state: VolumeState;
+  readonly inflight: number;
+  readonly queued: number;
+  readonly latencyMs: { readonly p50: number | null; readonly p99: number | null; readonly samples: number };
+}
 export type VolumeOp = 'realpath' | 'stat' | 'open' | 'read' | 'close' | 'list' | 'probe';
 
 export interface GateLimits {
@@ -234,7 +244,7 @@ export class Volume {
     return { p50: at(0.5), p99: at(0.99), samples: n };
   }
 
-  describe(): Record<string, unknown> {
+  describe(): VolumeReport {
     const l = this.latency();
     return {
       id: this.id,
