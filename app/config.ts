@@ -6,6 +6,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseIoPriority, type IoPriority } from './native/addon';
+import { parseByteSize, resolveHintOptions, type HintSettings } from './native/hint-policy';
 
 export type Mode = 'stream' | 'worker' | 'cluster';
 export type EngineChoice = 'stream' | 'worker';
@@ -49,6 +51,10 @@ export interface Config {
   readonly fastFilesRoute: boolean;
   /** Full-size read buffers the stream engine keeps for reuse; 0: none. */
   readonly bufferPoolChunks: number;
+  /** Page-cache hints (docs/hints.md): HINTS=on|off and the HINT_* policy knobs. */
+  readonly hints: HintSettings;
+  /** IO_PRIORITY of the worker engine's reader threads; undefined (off): threads are left alone. */
+  readonly ioPriority: IoPriority | undefined;
 }
 
 export class ConfigError extends Error {
@@ -97,6 +103,30 @@ const origins = z.string().transform((s, ctx): '*' | string[] => {
   return list;
 });
 
+const byteSize = (min: number) =>
+  z.string().transform((s, ctx): number => {
+    const n = parseByteSize(s);
+    if (n === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'expected a byte size like 8388608 or 8MiB (k/KiB, m/MiB, g/GiB)' });
+      return z.NEVER;
+    }
+    if (n < min) {
+      ctx.addIssue({ code: 'custom', message: `expected at least ${min} bytes` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const ioPriority = z.string().transform((s, ctx): IoPriority | undefined => {
+  if (s.trim().toLowerCase() === 'off') return undefined;
+  const parsed = parseIoPriority(s);
+  if (!parsed.ok) {
+    ctx.addIssue({ code: 'custom', message: `${parsed.error.replace(/^IO_PRIORITY /, '')} (or off)` });
+    return z.NEVER;
+  }
+  return parsed.value;
+});
+
 /** Reads one variable through its schema, or throws ConfigError naming it. */
 function read<T>(env: Env, name: string, schema: z.ZodType<T, string>, fallback: string): T {
   const raw = env[name];
@@ -143,6 +173,17 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const openFileCacheIdleMs = read(env, 'OPEN_FILE_CACHE_IDLE_MS', integer(100, 86_400_000), '30000');
   const fastFilesRoute = read(env, 'FAST_FILES_ROUTE', boolean, 'on');
   const bufferPoolChunks = read(env, 'BUFFER_POOL_CHUNKS', integer(0, 1024), '16');
+  const hints: HintSettings = Object.freeze({
+    enabled: read(env, 'HINTS', boolean, 'on'),
+    options: resolveHintOptions({
+      prefetchBytes: read(env, 'HINT_PREFETCH_BYTES', byteSize(0), '8MiB'),
+      dontneedThreshold: read(env, 'HINT_DONTNEED_THRESHOLD', byteSize(0), '64MiB'),
+      smallRangeBytes: read(env, 'HINT_SMALL_RANGE_BYTES', byteSize(0), '256KiB'),
+      prefetchChunkBytes: read(env, 'HINT_PREFETCH_CHUNK_BYTES', byteSize(4096), '1MiB'),
+      dontneedBatchBytes: read(env, 'HINT_DONTNEED_BATCH_BYTES', byteSize(0), '8MiB'),
+    }),
+  });
+  const ioPrio = read(env, 'IO_PRIORITY', ioPriority, 'off');
   return Object.freeze({
     port,
     host,
@@ -172,5 +213,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     openFileCacheIdleMs,
     fastFilesRoute,
     bufferPoolChunks,
+    hints,
+    ioPriority: ioPrio,
   });
 }

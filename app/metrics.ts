@@ -113,3 +113,11 @@ export const volumeMetrics: VolumeObserver = {
     // read live by rangeserve_volume_state
   },
 };
+
+/** Page-cache hints (docs/hints.md) by what became of them; app/engines/file-hints.ts counts. */
+export const hintCalls = new client.Counter({
+  name: 'rangeserve_hints_total',
+  help: 'posix_fadvise hints by outcome: sent, failed, deferred (volume had no spare slot; retried with the next read), dropped (stale or file closing).',
+  labelNames: ['outcome'] as const,
+  registers: [metricsRegistry],
+});

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config';
 import { createEngine } from './engines';
 import { createRequestListener } from './http/app';
+import { hintStatus } from './native/hint-status';
 import type { ObservabilitySource } from './http/health-routes';
 import { setVolumeSource, volumeMetrics } from './metrics';
 import { startServer, type RunningServer } from './server';
@@ -32,6 +33,8 @@ export async function serve(config: Config, log: Logger, options: ServeOptions =
   log.info({ volumes: volumes.describe().map((v) => v['mount']), uvThreadpoolSize: process.env['UV_THREADPOOL_SIZE'] }, 'volumes');
   const engine = createEngine(config);
   const app = createRequestListener({ config, engine, rootReal, log, version: VERSION, volumes, ...(options.health ? { health: options.health } : {}), ...(options.observability ? { observability: options.observability } : {}) });
+  const hints = hintStatus(config.hints, engine.name);
+  log.info({ hints, ioPriority: config.ioPriority ?? 'off' }, hints.active ? 'hints active' : 'hints off');
   let started: RunningServer;
   try {
     started = await startServer(app, { host: config.host, port: config.port, stallTimeoutMs: config.stallTimeoutMs });

@@ -8,6 +8,11 @@
  *
  * Chunks are allocated here and transferred (Piscina.move), never copied.
  *
+ * Page-cache hints ('advise') run here too, with the addon's synchronous
+ * fadvise: WILLNEED blocks while it submits I/O, which is this thread's job.
+ * IO_PRIORITY (workerData) is set once when the thread starts, for this thread
+ * only (ioprio_set names the calling thread).
+ *
  * TEST-ONLY hook: RS_TEST_CRASH_READER_AT=<byte offset> makes the thread call
  * process.exit(1) (which ends this thread only) when asked to read at exactly
  * that offset, so tests can check a dying reader thread ends the response
@@ -15,16 +20,60 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { move } from 'piscina';
+import { move, workerData } from 'piscina';
+import { addon } from '../app/native/addon';
+import type { Hint } from '../app/native/hint-policy';
 import { LISTING_LIMIT, NotRegularFileError, toPathStat, type OpenedRaw } from '../app/engines/fs-ops';
 import type { DirEntry, PathStat } from '../app/engines/types';
-import type { ReaderFailure, ReaderTask } from './protocol';
+import type { ReaderFailure, ReaderIoPriority, ReaderTask, ReaderThreadData } from './protocol';
 
 // Same flags as fs-ops openRegular (not exported there): a FIFO swapped in after stat cannot block.
 const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
 
 const crashSetting = process.env['RS_TEST_CRASH_READER_AT'];
 const CRASH_AT = crashSetting !== undefined && /^\d+$/.test(crashSetting) ? Number(crashSetting) : -1;
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** Sets IO_PRIORITY on this thread at start; returns why it failed, if it did. */
+function applyIoPriority(data: Partial<ReaderThreadData> | undefined): string | undefined {
+  const wanted = data?.ioPriority;
+  if (!wanted) return undefined;
+  if (!addon) return 'native addon not loaded';
+  try {
+    addon.ioprioSet(wanted.cls, wanted.level);
+    return undefined;
+  } catch (err) {
+    return messageOf(err);
+  }
+}
+
+const ioPriorityError = applyIoPriority(workerData as Partial<ReaderThreadData> | undefined);
+
+/** This thread's I/O priority as the kernel reports it now. */
+function readIoPriority(): ReaderIoPriority {
+  if (!addon) return { reading: undefined, error: ioPriorityError ?? 'native addon not loaded' };
+  try {
+    return { reading: addon.ioprioGet(), error: ioPriorityError };
+  } catch (err) {
+    return { reading: undefined, error: ioPriorityError ?? messageOf(err) };
+  }
+}
+
+/** Every hint is tried; the first failure is reported (each is independent advice). */
+function adviseSync(fd: number, hints: readonly Hint[]): null {
+  if (!addon) throw Object.assign(new Error('native addon not loaded in the reader thread'), { code: 'ENOTSUP', syscall: 'posix_fadvise' });
+  let first: unknown;
+  for (const h of hints) {
+    try {
+      addon.fadvise(fd, h.offset, h.length, h.advice);
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
+  return null;
+}
 
 function kindOf(st: fs.BigIntStats): DirEntry['kind'] {
   if (st.isFile()) return 'file';
@@ -78,6 +127,13 @@ function readSync(fd: number, position: number, length: number): unknown {
 function run(task: ReaderTask): unknown {
   switch (task.op) {
     case 'read':
+      if (task.hints) {
+        try {
+          adviseSync(task.fd, task.hints);
+        } catch {
+          // advice only: the read is what the client waits for
+        }
+      }
       return readSync(task.fd, task.position, task.length);
     case 'stat':
       return statPathSync(task.path);
@@ -90,6 +146,10 @@ function run(task: ReaderTask): unknown {
     case 'close':
       fs.closeSync(task.fd);
       return null;
+    case 'advise':
+      return adviseSync(task.fd, task.hints);
+    case 'ioprio':
+      return readIoPriority();
   }
 }
 

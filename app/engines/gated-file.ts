@@ -7,12 +7,21 @@
  * working, so the fd is closed only once every read on it has really returned
  * (never under a pending read, which could land on a reused descriptor), in
  * the background, so an error path never waits for a dying disk.
+ *
+ * Page-cache hints (docs/hints.md) hook in here too, so both engines apply the
+ * same policy without touching the send path: prefetch() (the body is known)
+ * plans them, every read that returns moves them along, close() sends the last
+ * ones first. They go through the volume's gate as op 'hint', only when a slot
+ * stays free for the next read (never queued, so never ahead of one), and the
+ * fd is never closed under one.
  */
 import type { BodyPiece } from '../core/types';
 import type { ChunkReader } from './body-stream';
 import { chunkSizeAt } from './chunk-size';
 import type { OpenedRaw } from './fs-ops';
 import type { OpenedFile } from './types';
+import { FileHints, type HintOutcome } from './file-hints';
+import type { Hint, HintOptions } from '../native/hint-policy';
 import type { Prefetching, RunOptions, Volume, VolumeOp, VolumeRegistry } from '../volumes';
 
 /** Runs one operation on a path under its volume's gate (or directly when there are no gates). */
@@ -22,11 +31,55 @@ export type GateRunner = <T>(p: string, op: VolumeOp, fn: () => Promise<T>, opts
 export interface RawFileOps {
   read(fd: number, position: number, length: number): Promise<Buffer>;
   close(fd: number): Promise<void>;
+  /** Page-cache hints; absent when they are off (HINTS=off, no addon). */
+  readonly hints?: HintOps;
+  /**
+   * A read that first runs `hints` in the same kernel-side task (worker engine: one
+   * thread hop instead of two). Used for the open-time hints and the first read.
+   */
+  readWithHints?(fd: number, position: number, length: number, hints: readonly Hint[]): Promise<Buffer>;
+}
+
+/** How an engine sends a batch of posix_fadvise hints for one fd, off the main thread. */
+export interface HintOps {
+  readonly options: HintOptions;
+  advise(fd: number, hints: readonly Hint[]): Promise<void>;
+  /** Counts hints by outcome (metrics). */
+  count?(outcome: HintOutcome, hints: number): void;
 }
 
 export interface GatedFile extends OpenedFile, Prefetching {
   /** The ChunkReader a BodyStream uses for this file (serves a prefetched chunk first). */
-  readonly reader: ChunkReader;
+  readonly reader: ChunkReader & BodyProgress;
+}
+
+/** Implemented by a gated file's reader: bytes of the file that went out without a read through it. */
+export interface BodyProgress {
+  advanced(position: number, bytes: number): void;
+}
+
+/**
+ * A send path that bypasses the reader (zero-copy sendfile) calls this for each span it
+ * sent, so the file's page-cache hints move along (DONTNEED behind it, the last one at
+ * the end); without it, a big file stays cached. Does nothing for other readers.
+ */
+export function reportSent(reader: ChunkReader, position: number, bytes: number): void {
+  const r = reader as Partial<BodyProgress>;
+  if (typeof r.advanced === 'function') r.advanced(position, bytes);
+}
+
+/** Hint batches running per volume. */
+const hintBatches = new WeakMap<Volume, number>();
+
+/**
+ * Best-effort: a hint batch runs only on a healthy volume, when a slot stays free
+ * for the read that follows (so it never delays one), and while hints hold at most
+ * half the volume's slots (WILLNEED can be slow on a slow disk; reads keep the rest).
+ */
+function mayHint(volume: Volume): boolean {
+  const free = volume.freeSlots();
+  const running = hintBatches.get(volume) ?? 0;
+  return volume.state === 'healthy' && free >= 2 && running < Math.max(1, Math.floor((free + volume.inflight) / 2));
 }
 
 function gatedFile(
@@ -41,23 +94,59 @@ function gatedFile(
   const pending = new Set<Promise<unknown>>();
   let prefetched: { position: number; length: number; data: Promise<Buffer> } | undefined;
   let closed: Promise<void> | undefined;
+  let released = false;
 
-  const closeNow = (): Promise<void> => run(p, 'close', () => ops.close(raw.fd), { noDeadline: true, mustRun: true });
+  const closeNow = (): Promise<void> => {
+    released = true;
+    return run(p, 'close', () => ops.close(raw.fd), { noDeadline: true, mustRun: true });
+  };
 
-  function readOn(position: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+  const hintOps = ops.hints;
+  const hints = hintOps
+    ? new FileHints({
+        options: hintOps.options,
+        count: (o: HintOutcome, n: number) => hintOps.count?.(o, n),
+        send: (batch) => {
+          if (released) return 'closed';
+          if (volume && !mayHint(volume)) return 'busy';
+          let call: Promise<void>;
+          try {
+            call = run(p, 'hint', () => hintOps.advise(raw.fd, batch), { noDeadline: true });
+          } catch (err) {
+            call = Promise.reject(err); // ungated, a sender that throws: still just a failed hint
+          }
+          pending.add(call);
+          if (volume) hintBatches.set(volume, (hintBatches.get(volume) ?? 0) + 1);
+          const drop = (): void => {
+            pending.delete(call);
+            if (volume) hintBatches.set(volume, (hintBatches.get(volume) ?? 1) - 1);
+          };
+          call.then(drop, drop);
+          return call;
+        },
+      })
+    : undefined;
+
+  function readOn(position: number, length: number, signal?: AbortSignal, carried?: readonly Hint[]): Promise<Buffer> {
     const kernelRead = (): Promise<Buffer> => {
-      const kernel = ops.read(raw.fd, position, length);
+      const kernel = carried && ops.readWithHints ? ops.readWithHints(raw.fd, position, length, carried) : ops.read(raw.fd, position, length);
       pending.add(kernel);
       const drop = (): void => void pending.delete(kernel);
       kernel.then(drop, drop);
       return kernel;
     };
-    return run(p, 'read', kernelRead, signal ? { signal } : undefined);
+    const result = run(p, 'read', kernelRead, signal ? { signal } : undefined);
+    // After the gate has released the read's slot (and before the caller asks for the next chunk).
+    if (hints) result.then((buf) => hints.afterRead(position, buf.length), () => undefined);
+    return result;
   }
 
   return {
     ...raw,
     reader: {
+      advanced(position: number, bytes: number): void {
+        hints?.afterRead(position, bytes);
+      },
       read(_fd: number, position: number, length: number, signal?: AbortSignal): Promise<Buffer> {
         const pre = prefetched;
         if (pre && pre.position === position && pre.length === length) {
@@ -69,9 +158,13 @@ function gatedFile(
     },
     close(): Promise<void> {
       if (closed) return closed;
+      // The last hints (a big download's final DONTNEED) go before the fd does.
+      const hinting = hints?.drain();
       // Same when the close would have to wait for a slot of a busy volume.
-      if (pending.size === 0 && (volume?.hasFreeSlot() ?? true)) return (closed = closeNow());
-      void Promise.allSettled([...pending]).then(closeNow);
+      if (!hinting && pending.size === 0 && (volume?.hasFreeSlot() ?? true)) return (closed = closeNow());
+      void Promise.allSettled([...pending, hinting])
+        .then(() => Promise.allSettled([...pending]))
+        .then(closeNow);
       return (closed = Promise.resolve());
     },
     async prefetch(body: readonly BodyPiece[]): Promise<void> {
@@ -79,7 +172,23 @@ function gatedFile(
       if (!first || first.kind !== 'file' || first.end < first.start) return;
       // The size the body stream's first file read will ask for (it serves this chunk).
       const length = Math.min(chunkSizeAt(0, chunkBytes), first.end - first.start + 1);
-      const data = readOn(first.start, length);
+      let data: Promise<Buffer>;
+      if (hints && ops.readWithHints) {
+        // The light open-time hints ride with the first read (they run just before it, in its slot).
+        let carried: readonly Hint[] | undefined;
+        let carriedDone!: () => void;
+        const done = new Promise<void>((resolve) => (carriedDone = resolve));
+        const send = (batch: readonly Hint[]): Promise<void> => {
+          carried = batch;
+          return done;
+        };
+        hints.start(body, raw.meta.size, { send, upTo: first.start + length });
+        data = readOn(first.start, length, undefined, carried);
+        data.then(carriedDone, carriedDone);
+      } else {
+        hints?.start(body, raw.meta.size);
+        data = readOn(first.start, length);
+      }
       prefetched = { position: first.start, length, data };
       await data;
     },

@@ -6,13 +6,22 @@
  * gate of the volume its path lives on (app/volumes), which caps the pool
  * threads one volume can hold and puts a deadline on each operation; open
  * files are gated-file.ts's, shared with the worker engine.
+ *
+ * Page-cache hints (docs/hints.md) run as batches on libuv's pool through the
+ * addon's fadviseAsync (WILLNEED can block on a slow disk; never on the event
+ * loop), under the same gates. IO_PRIORITY does not apply: libuv gives no way
+ * to choose the pool thread an operation runs on.
  */
 import type { ServerResponse } from 'node:http';
 import fs from 'node:fs';
 import type { BodyPiece } from '../core/types';
 import { closeFd, listDirectory, openRegular, readChunk, statPath } from './fs-ops';
-import { gatesOf, openGatedFile, type GatedFile, type RawFileOps } from './gated-file';
+import { gatesOf, openGatedFile, type GatedFile, type HintOps, type RawFileOps } from './gated-file';
 import { BufferPool } from './buffer-pool';
+import type { HintOutcome } from './file-hints';
+import { addon } from '../native/addon';
+import type { HintSettings } from '../native/hint-policy';
+import { hintStatus } from '../native/hint-status';
 import { sendBody } from './send-body';
 import { readerOf, type DirEntry, type Engine, type OpenedFile, type PathStat, type SendOutcome } from './types';
 import { currentVolumes, type VolumeRegistry } from '../volumes';
@@ -25,13 +34,31 @@ export interface StreamEngineOptions {
   readonly bufferPoolChunks?: number;
   /** Per-volume gates; default: the process's registry installed by serve(), or none (ungated). */
   readonly volumes?: VolumeRegistry;
+  /** Page-cache hints (HINTS, HINT_*); default off. Active only when the addon is loaded. */
+  readonly hints?: HintSettings;
+  /** Counts hints by outcome (metrics). */
+  readonly countHints?: (outcome: HintOutcome, hints: number) => void;
 }
 
 export function createStreamEngine(options: StreamEngineOptions): Engine {
   const gates = gatesOf(() => options.volumes ?? currentVolumes());
   const { run } = gates;
   const pool = (options.bufferPoolChunks ?? 0) > 0 ? new BufferPool(options.chunkBytes, options.bufferPoolChunks ?? 0) : undefined;
-  const ops: RawFileOps = { read: (fd, position, length) => readChunk(fd, position, length, pool), close: closeFd };
+  const hints = hintStatus(options.hints ?? { enabled: false }, 'stream');
+  const fadviseAsync = addon?.fadviseAsync;
+  const hintOps: HintOps | undefined =
+    hints.active && options.hints && fadviseAsync
+      ? {
+          options: options.hints.options,
+          advise: (fd, batch) => fadviseAsync.call(addon, fd, batch),
+          ...(options.countHints ? { count: options.countHints } : {}),
+        }
+      : undefined;
+  const ops: RawFileOps = {
+    read: (fd, position, length) => readChunk(fd, position, length, pool),
+    close: closeFd,
+    ...(hintOps ? { hints: hintOps } : {}),
+  };
   const files = new WeakMap<OpenedFile, GatedFile>();
   const send = { smallBodyBytes: options.smallBodyBytes ?? 0, ...(pool ? { pool } : {}) };
 
@@ -48,7 +75,7 @@ export function createStreamEngine(options: StreamEngineOptions): Engine {
     list: (p: string): Promise<DirEntry[]> => listDirectory(p, run),
     sendBody: (file: OpenedFile, body: readonly BodyPiece[], res: ServerResponse): Promise<SendOutcome> =>
       sendBody(body, readerOf(file) ?? files.get(file)?.reader ?? { read: (fd, position, length) => readChunk(fd, position, length) }, file.fd, options.chunkBytes, res, send),
-    describe: () => ({ engine: 'stream', chunkBytes: options.chunkBytes, ...(pool ? { bufferPool: pool.stats() } : {}) }),
+    describe: () => ({ engine: 'stream', chunkBytes: options.chunkBytes, hints, ...(pool ? { bufferPool: pool.stats() } : {}) }),
     close: async () => undefined,
   };
 }

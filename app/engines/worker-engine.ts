@@ -17,16 +17,24 @@
  * went away) removes a task that has not started; a task already running is
  * never aborted (piscina would kill the thread, and the read could land on a
  * descriptor number reused after the caller closed it), BodyStream waits for it.
+ *
+ * Page-cache hints (docs/hints.md) are 'advise' tasks run in the volume's
+ * reader threads, under the same gate (gated-file.ts). IO_PRIORITY is handed to
+ * every reader thread (workerData), which sets it on itself at start.
  */
 import path from 'node:path';
 import fs from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { Piscina } from 'piscina';
 import type { BodyPiece } from '../core/types';
-import { isFailure, type ReaderResults, type ReaderTask } from '../../workers/protocol';
+import { isFailure, type ReaderIoPriority, type ReaderResults, type ReaderTask, type ReaderThreadData } from '../../workers/protocol';
+import type { HintOutcome } from './file-hints';
+import type { IoPriority } from '../native/addon';
+import type { Hint, HintSettings } from '../native/hint-policy';
+import { hintStatus } from '../native/hint-status';
 import { sendBody } from './send-body';
 import { readerOf, type DirEntry, type Engine, type OpenedFile, type PathStat, type SendOutcome } from './types';
-import { gatesOf, openGatedFile, type GatedFile, type RawFileOps } from './gated-file';
+import { gatesOf, openGatedFile, type GatedFile, type HintOps, type RawFileOps } from './gated-file';
 import { currentVolumes, type Volume, type VolumeRegistry } from '../volumes';
 
 export interface WorkerEngineOptions {
@@ -38,6 +46,12 @@ export interface WorkerEngineOptions {
   readonly maxQueue?: number;
   /** Per-volume gates; default: the process's registry installed by serve(), or none (one shared pool). */
   readonly volumes?: VolumeRegistry;
+  /** Page-cache hints (HINTS, HINT_*); default off. Active only when the addon is loaded. */
+  readonly hints?: HintSettings;
+  /** Counts hints by outcome (metrics). */
+  readonly countHints?: (outcome: HintOutcome, hints: number) => void;
+  /** IO_PRIORITY of every reader thread; undefined leaves them alone. */
+  readonly ioPriority?: IoPriority;
 }
 
 /** Compiled thread code: dist/workers/reader.js, next to dist/app/engines/. */
@@ -85,11 +99,12 @@ export class ReaderPool {
   #crashes = 0;
   #closed = false;
 
-  constructor(threads: number, maxQueue: number) {
+  constructor(threads: number, maxQueue: number, threadData: ReaderThreadData = { ioPriority: undefined }) {
     this.#threads = threads;
     this.#maxQueue = maxQueue;
     this.#pool = new Piscina({
       filename: READER_FILE,
+      workerData: threadData,
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: Infinity,
@@ -158,6 +173,11 @@ export class ReaderPool {
   }
 }
 
+/** IO_PRIORITY as written in the setting: idle, none, be:4, rt:0. */
+function ioPriorityText(p: IoPriority): string {
+  return p.cls === 'be' || p.cls === 'rt' ? `${p.cls}:${p.level}` : p.cls;
+}
+
 export function createWorkerEngine(options: WorkerEngineOptions): Engine {
   const maxQueue = options.maxQueue ?? 10_000;
   const gates = gatesOf(() => options.volumes ?? currentVolumes());
@@ -165,29 +185,57 @@ export function createWorkerEngine(options: WorkerEngineOptions): Engine {
   // One pool per volume (created on first use), so a hung volume can only ever hold its own
   // threads; without gates (an engine built outside serve()), one shared pool.
   const pools = new Map<Volume | undefined, ReaderPool>();
+  const threadData: ReaderThreadData = { ioPriority: options.ioPriority };
   const poolFor = (p: string): ReaderPool => {
     const v = gates.volumeOf(p);
     let pool = pools.get(v);
     if (!pool) {
-      pool = new ReaderPool(options.threads, maxQueue);
+      pool = new ReaderPool(options.threads, maxQueue, threadData);
       pools.set(v, pool);
     }
     return pool;
   };
   // Start the threads of the volumes known now, so no first request waits for them.
   for (const v of (options.volumes ?? currentVolumes())?.volumes() ?? [undefined]) {
-    pools.set(v, new ReaderPool(options.threads, maxQueue));
+    pools.set(v, new ReaderPool(options.threads, maxQueue, threadData));
+  }
+  const hints = hintStatus(options.hints ?? { enabled: false }, 'worker');
+  const hintSettings = hints.active ? options.hints : undefined;
+  // What one reader thread reports after setting IO_PRIORITY (every thread does the same), for /healthz.
+  let ioPriority: ReaderIoPriority | undefined;
+  if (options.ioPriority) {
+    const first = pools.values().next().value;
+    first?.run({ op: 'ioprio' }).then(
+      (r) => void (ioPriority = r),
+      () => undefined,
+    );
   }
   const files = new WeakMap<OpenedFile, GatedFile>();
   const send = { smallBodyBytes: options.smallBodyBytes ?? 0 };
 
   function rawOps(p: string): RawFileOps {
     const pool = poolFor(p);
+    const hintOps: HintOps | undefined = hintSettings
+      ? {
+          options: hintSettings.options,
+          advise: (fd, batch) => pool.run({ op: 'advise', fd, hints: batch }).then(() => undefined),
+          ...(options.countHints ? { count: options.countHints } : {}),
+        }
+      : undefined;
     return {
+      ...(hintOps ? { hints: hintOps } : {}),
       async read(fd: number, position: number, length: number): Promise<Buffer> {
         const view = await pool.run({ op: 'read', fd, position, length });
         return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
       },
+      ...(hintOps
+        ? {
+            async readWithHints(fd: number, position: number, length: number, hints: readonly Hint[]): Promise<Buffer> {
+              const view = await pool.run({ op: 'read', fd, position, length, hints });
+              return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+            },
+          }
+        : {}),
       // fds are process-wide: close through the pool like every other fs call; if
       // the pool is gone (shutdown), close from the main thread instead.
       close: (fd: number): Promise<void> =>
@@ -224,7 +272,8 @@ export function createWorkerEngine(options: WorkerEngineOptions): Engine {
         const s = pool.stats();
         for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += s[k] ?? 0;
       }
-      return { engine: 'worker', chunkBytes: options.chunkBytes, pools: pools.size, ...totals };
+      const prio = options.ioPriority ? { ioPriority: { requested: ioPriorityText(options.ioPriority), ...(ioPriority ?? {}) } } : {};
+      return { engine: 'worker', chunkBytes: options.chunkBytes, pools: pools.size, ...totals, hints, ...prio };
     },
     close: async () => {
       await Promise.all([...pools.values()].map((pool) => pool.close()));

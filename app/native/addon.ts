@@ -16,6 +16,13 @@ import * as path from 'node:path';
 /** Advice names accepted by {@link NativeAddon.fadvise}, one per POSIX_FADV_* constant. */
 export type FadviseAdvice = 'normal' | 'sequential' | 'random' | 'willneed' | 'dontneed' | 'noreuse';
 
+/** One posix_fadvise call of a {@link NativeAddon.fadviseAsync} batch; `length` 0 means "to EOF". */
+export interface FadviseCall {
+  readonly offset: number;
+  readonly length: number;
+  readonly advice: FadviseAdvice | number;
+}
+
 /** I/O scheduling classes accepted by {@link NativeAddon.ioprioSet}. */
 export type IoPriorityClass = 'rt' | 'be' | 'idle' | 'none';
 
@@ -60,6 +67,14 @@ export interface NativeAddon {
    * unchanged, so an unknown one fails with EINVAL.
    */
   fadvise(fd: number, offset: number, length: number, advice: FadviseAdvice | number): void;
+  /**
+   * fadviseAsync makes the same calls, one per element of `hints` in order, on libuv's
+   * threadpool, so WILLNEED never blocks the event loop. Arguments are checked before
+   * anything is queued (TypeError/RangeError thrown synchronously). Every call is made
+   * even if one fails; the promise rejects with the first failure (code, errno,
+   * syscall as for fadvise). Optional: an addon built before it existed lacks it.
+   */
+  fadviseAsync?(fd: number, hints: readonly FadviseCall[]): Promise<void>;
   /**
    * ioprioSet sets the I/O priority of the CALLING THREAD (ioprio_set with
    * IOPRIO_WHO_PROCESS, who = 0). `level` is 0..7 (default 0); 'rt' needs

@@ -33,7 +33,8 @@ export interface VolumeReport {
   readonly queued: number;
   readonly latencyMs: { readonly p50: number | null; readonly p99: number | null; readonly samples: number };
 }
-export type VolumeOp = 'realpath' | 'stat' | 'open' | 'read' | 'close' | 'list' | 'probe';
+/** 'hint': a batch of page-cache hints (best-effort: sent only when a slot is free, never counted against health). */
+export type VolumeOp = 'realpath' | 'stat' | 'open' | 'read' | 'close' | 'list' | 'probe' | 'hint';
 
 export interface GateLimits {
   readonly maxInflight: number;
@@ -101,6 +102,11 @@ export class Volume {
     return this.inflight < this.limits.maxInflight;
   }
 
+  /** Operations that could start now without waiting (best-effort work takes one only if another stays free). */
+  freeSlots(): number {
+    return Math.max(0, this.limits.maxInflight - this.inflight);
+  }
+
   get queued(): number {
     return this.queue.length;
   }
@@ -138,7 +144,8 @@ export class Volume {
           const t0 = performance.now();
           // Health counts the kernel's own slowness: an operation RUNNING for longer than the
           // deadline (time spent waiting for a slot is the volume's load, not a fault).
-          const slow = op === 'probe' ? undefined : setTimeout(() => this.noteError(op, 'timeout'), this.limits.timeoutMs);
+          // Probes and hints are not the volume's requests: their slowness or errors never degrade it.
+          const slow = op === 'probe' || op === 'hint' ? undefined : setTimeout(() => this.noteError(op, 'timeout'), this.limits.timeoutMs);
           const finished = (): void => {
             if (slow) clearTimeout(slow);
           };
@@ -209,7 +216,7 @@ export class Volume {
     this.latencyNext = (this.latencyNext + 1) % LATENCY_RING;
     this.latencyCount = Math.min(this.latencyCount + 1, LATENCY_RING);
     this.observer.opDone(this, op, ms / 1000, err === undefined ? undefined : (errorCode(err) ?? 'error'));
-    if (err !== undefined && isIoError(err) && op !== 'probe') this.noteError(op, errorCode(err) ?? 'EIO');
+    if (err !== undefined && isIoError(err) && op !== 'probe' && op !== 'hint') this.noteError(op, errorCode(err) ?? 'EIO');
     while (this.inflight < this.limits.maxInflight) {
       const next = this.queue.shift();
       if (!next) break;

@@ -240,6 +240,9 @@ function rangeserveTarget(id: string, label: string, mode: string, clusterIo: st
           WORKERS: '2',
           LOG_LEVEL: 'warn',
           NODE_ENV: 'production',
+          // Peers serve the big fixture from the page cache; DONTNEED behind rangeserve's reader would
+          // evict it for every target (docs/hints.md, "Benchmarks"). The other hints stay on.
+          HINT_DONTNEED_THRESHOLD: process.env['HINT_DONTNEED_THRESHOLD'] ?? '1024GiB',
           ...ctx.rsEnv,
         },
         healthPath: '/healthz',

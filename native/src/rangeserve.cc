@@ -3,12 +3,13 @@
 // Exposes three synchronous functions and a constants object:
 //
 //   fadvise(fd, offset, length, advice)  -> undefined   posix_fadvise(2)
+//   fadviseAsync(fd, [{offset, length, advice}, ...]) -> Promise<void>   the same, on libuv's pool
 //   ioprioSet(cls, level)                -> undefined   ioprio_set(2), calling thread
 //   ioprioGet()                          -> { class, level, value }   ioprio_get(2), calling thread
 //   constants                            -> { POSIX_FADV_*, IOPRIO_CLASS_*, ... }
 //   supported                            -> true on Linux, false for the stub build
 //
-// Every call is synchronous on the calling thread. POSIX_FADV_WILLNEED submits I/O
+// Every call but fadviseAsync is synchronous on the calling thread. POSIX_FADV_WILLNEED submits I/O
 // before returning (it can block on a slow disk), so callers issue hints from a
 // worker thread, not from the event loop. The module is context-aware (N-API), so
 // each worker_threads Worker can load it and gets its own constants object.
@@ -28,6 +29,8 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
 #ifdef __linux__
 #include <fcntl.h>
@@ -276,6 +279,132 @@ Napi::Value IoprioGet(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// FadviseWorker runs a batch of posix_fadvise calls on libuv's threadpool
+// (Napi::AsyncWorker), so POSIX_FADV_WILLNEED, which submits I/O and can block
+// on a slow disk, never runs on the event loop. Every call of the batch is made
+// even when one fails (each is independent advice); the promise rejects with the
+// first failure, shaped like the synchronous errors.
+class FadviseWorker : public Napi::AsyncWorker {
+ public:
+  struct Call {
+    int64_t offset;
+    int64_t length;
+    int advice;
+  };
+
+  FadviseWorker(Napi::Env env, int fd, std::vector<Call> calls)
+      : Napi::AsyncWorker(env, "rangeserve:fadvise"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        fd_(fd),
+        calls_(std::move(calls)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+#ifdef __linux__
+    for (const Call& c : calls_) {
+      int rc = posix_fadvise(fd_, static_cast<off_t>(c.offset), static_cast<off_t>(c.length), c.advice);
+      if (rc != 0 && first_error_ == 0) first_error_ = rc;
+    }
+#else
+    first_error_ = ENOSYS;
+#endif
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (first_error_ == 0) {
+      deferred_.Resolve(env.Undefined());
+      return;
+    }
+    ThrowErrno(env, first_error_, "posix_fadvise");
+    Napi::Error error = env.GetAndClearPendingException();
+    deferred_.Reject(error.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  int fd_;
+  std::vector<Call> calls_;
+  int first_error_ = 0;
+};
+
+// FadviseAsync implements fadviseAsync(fd, hints) -> Promise<void>, where hints
+// is an array of { offset, length, advice } objects (the same rules as fadvise).
+// Arguments are checked here, on the calling thread, before anything is queued.
+Napi::Value FadviseAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd = 0;
+  if (!ReadSafeInteger(info, 0, "fd", 0, &fd)) return env.Undefined();
+  if (fd > INT32_MAX) {
+    Napi::RangeError::New(env, "The value of \"fd\" is out of range. It must be an int32")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (info.Length() < 2 || !info[1].IsArray()) {
+    Napi::TypeError::New(env, "The \"hints\" argument must be an array of { offset, length, advice }")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array list = info[1].As<Napi::Array>();
+  std::vector<FadviseWorker::Call> calls;
+  calls.reserve(list.Length());
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value item = list.Get(i);
+    if (!item.IsObject()) {
+      Napi::TypeError::New(env, "Each hint must be an object { offset, length, advice }")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Object hint = item.As<Napi::Object>();
+    Napi::Value fields[3] = {hint.Get("offset"), hint.Get("length"), hint.Get("advice")};
+    FadviseWorker::Call call{0, 0, 0};
+    const char* names[2] = {"offset", "length"};
+    int64_t* outs[2] = {&call.offset, &call.length};
+    for (int k = 0; k < 2; k++) {
+      if (!fields[k].IsNumber()) {
+        Napi::TypeError::New(env, std::string("The hint's \"") + names[k] + "\" must be of type number")
+            .ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+      double v = fields[k].As<Napi::Number>().DoubleValue();
+      if (!std::isfinite(v) || std::trunc(v) != v || v < 0 || v > kMaxSafeInteger) {
+        Napi::RangeError::New(env, std::string("The hint's \"") + names[k] +
+                                       "\" must be an integer >= 0 and <= 2^53 - 1")
+            .ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+      *outs[k] = static_cast<int64_t>(v);
+    }
+    bool known = false;
+    if (fields[2].IsString()) {
+      std::string s = fields[2].As<Napi::String>().Utf8Value();
+      for (const Named& entry : kAdviceNames) {
+        if (s == entry.name) {
+          call.advice = entry.value;
+          known = true;
+        }
+      }
+    } else if (fields[2].IsNumber()) {
+      double v = fields[2].As<Napi::Number>().DoubleValue();
+      if (std::isfinite(v) && std::trunc(v) == v && v >= INT32_MIN && v <= INT32_MAX) {
+        call.advice = static_cast<int>(v);
+        known = true;
+      }
+    }
+    if (!known) {
+      Napi::TypeError::New(env, "The hint's \"advice\" must be a known name or an int32 number")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    calls.push_back(call);
+  }
+  auto* worker = new FadviseWorker(env, static_cast<int>(fd), std::move(calls));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 Napi::Object MakeConstants(Napi::Env env) {
   Napi::Object c = Napi::Object::New(env);
   c.Set("POSIX_FADV_NORMAL", Napi::Number::New(env, kAdviceNames[0].value));
@@ -297,6 +426,7 @@ Napi::Object MakeConstants(Napi::Env env) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fadvise", Napi::Function::New(env, Fadvise, "fadvise"));
+  exports.Set("fadviseAsync", Napi::Function::New(env, FadviseAsync, "fadviseAsync"));
   exports.Set("ioprioSet", Napi::Function::New(env, IoprioSet, "ioprioSet"));
   exports.Set("ioprioGet", Napi::Function::New(env, IoprioGet, "ioprioGet"));
   exports.Set("constants", MakeConstants(env));

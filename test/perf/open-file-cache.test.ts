@@ -9,7 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../../app/config';
+import { openFileCacheApplies } from '../../app/engines';
 import { withOpenFileCache } from '../../app/engines/open-file-cache';
+import { hintStatus } from '../../app/native/hint-status';
 import { createStreamEngine } from '../../app/engines/stream-engine';
 import type { Engine, OpenedFile } from '../../app/engines/types';
 import { sha256 } from '../helpers/fixtures';
@@ -161,13 +164,32 @@ for (const [engineName, makeInner] of engines) {
   });
 }
 
+describe('where the open-file cache applies', () => {
+  const rows: { env: Record<string, string>; applies: boolean | 'unless hints are active' }[] = [
+    { env: { MODE: 'stream', HINTS: 'off' }, applies: true },
+    { env: { MODE: 'cluster', CLUSTER_IO: 'stream', HINTS: 'off' }, applies: true },
+    { env: { MODE: 'stream', HINTS: 'off', OPEN_FILE_CACHE_MAX: '0' }, applies: false },
+    { env: { MODE: 'worker', HINTS: 'off' }, applies: false },
+    { env: { MODE: 'cluster', CLUSTER_IO: 'worker', HINTS: 'off' }, applies: false },
+    { env: { MODE: 'stream', HINTS: 'on' }, applies: 'unless hints are active' },
+  ];
+  for (const row of rows) {
+    test(`${JSON.stringify(row.env)}: ${String(row.applies)}`, () => {
+      const config = loadConfig(row.env, '/srv');
+      const want = row.applies === 'unless hints are active' ? !hintStatus(config.hints, 'stream').active : row.applies;
+      assert.equal(openFileCacheApplies(config), want);
+    });
+  }
+});
+
 describe('open-file cache over HTTP', () => {
   let srv: TestServer | undefined;
   let root: string;
   before(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'rangeserve-ofc-http-'));
     put(path.join(root, 'v.bin'), content(1, 100_000), T0);
-    srv = await startTestServer({ FILES_ROOT: root, OPEN_FILE_CACHE_MAX: '100' });
+    // HINTS=off: with page-cache hints active the cache stands aside (app/engines/index.ts).
+    srv = await startTestServer({ FILES_ROOT: root, OPEN_FILE_CACHE_MAX: '100', HINTS: 'off' });
   });
   after(async () => {
     await srv?.stop();
