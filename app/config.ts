@@ -46,6 +46,15 @@ export interface Config {
   readonly zeroCopy: 'auto' | 'off';
   /** Bodies shorter than this always take the JS path. */
   readonly zeroCopyMinBytes: number;
+  /** Performance (docs/performance.md): bodies up to this size are read whole and sent with one write; 0: off. */
+  readonly smallBodyBytes: number;
+  /** Open-file cache: descriptors kept open for hot files (0: off), and how long an unused one stays open. */
+  readonly openFileCacheMax: number;
+  readonly openFileCacheIdleMs: number;
+  /** Downloads under /files skip Express's router (same CORS and route code, identical answers). */
+  readonly fastFilesRoute: boolean;
+  /** Full-size read buffers the stream engine keeps for reuse; 0: none. */
+  readonly bufferPoolChunks: number;
   /** Page-cache hints (docs/hints.md): HINTS=on|off and the HINT_* policy knobs. */
   readonly hints: HintSettings;
   /** IO_PRIORITY of the worker engine's reader threads; undefined (off): threads are left alone. */
@@ -182,6 +191,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const volumeProbeIntervalMs = read(env, 'VOLUME_PROBE_INTERVAL_MS', integer(50, 3_600_000), '5000');
   const volumeMaxVolumes = read(env, 'VOLUME_MAX_VOLUMES', integer(1, 200), '8');
   const volumeRescanMs = read(env, 'VOLUME_RESCAN_MS', integer(0, 86_400_000), '10000');
+  const smallBodyBytes = read(env, 'SMALL_BODY_BYTES', integer(0, 1024 * 1024), '65536');
+  const openFileCacheMax = read(env, 'OPEN_FILE_CACHE_MAX', integer(0, 100_000), '1000');
+  const openFileCacheIdleMs = read(env, 'OPEN_FILE_CACHE_IDLE_MS', integer(100, 86_400_000), '30000');
+  const fastFilesRoute = read(env, 'FAST_FILES_ROUTE', boolean, 'on');
+  const bufferPoolChunks = read(env, 'BUFFER_POOL_CHUNKS', integer(0, 1024), '16');
   const hints: HintSettings = Object.freeze({
     enabled: read(env, 'HINTS', boolean, 'on'),
     options: resolveHintOptions({
@@ -221,6 +235,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     volumeRescanMs,
     zeroCopy,
     zeroCopyMinBytes,
+    smallBodyBytes,
+    openFileCacheMax,
+    openFileCacheIdleMs,
+    fastFilesRoute,
+    bufferPoolChunks,
     hints,
     ioPriority: ioPrio,
   });

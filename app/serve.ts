@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import { createEngine } from './engines';
+import { createRequestListener } from './http/app';
 import { hintStatus } from './native/hint-status';
-import { createApp } from './http/app';
 import type { ObservabilitySource } from './http/health-routes';
 import { setVolumeSource, volumeMetrics } from './metrics';
 import { startServer, type RunningServer } from './server';
@@ -33,10 +33,10 @@ export async function serve(config: Config, log: Logger, options: ServeOptions =
   setVolumeSource(() => volumes.volumes());
   log.info({ volumes: volumes.describe().map((v) => v['mount']), uvThreadpoolSize: process.env['UV_THREADPOOL_SIZE'] }, 'volumes');
   const engine = createEngine(config);
+  configureZeroCopy(config);
+  const app = createRequestListener({ config, engine, rootReal, log, version: VERSION, volumes, ...(options.health ? { health: options.health } : {}), ...(options.observability ? { observability: options.observability } : {}) });
   const hints = hintStatus(config.hints, engine.name);
   log.info({ hints, ioPriority: config.ioPriority ?? 'off' }, hints.active ? 'hints active' : 'hints off');
-  configureZeroCopy(config);
-  const app = createApp({ config, engine, rootReal, log, version: VERSION, volumes, ...(options.health ? { health: options.health } : {}), ...(options.observability ? { observability: options.observability } : {}) });
   let started: RunningServer;
   try {
     started = await startServer(app, { host: config.host, port: config.port, stallTimeoutMs: config.stallTimeoutMs });

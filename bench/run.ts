@@ -3,7 +3,8 @@
  * createReadStream server, on the same fixture files over 127.0.0.1, in
  * interleaved rounds (A B C … A B C …) so slow drift of the machine cancels.
  *
- *   node dist/bench/run.js [--quick] [--rounds N] [--only id,id]
+ *   node dist/bench/run.js [--quick] [--rounds N] [--only id,id] [--scenarios a1,a16,b,c,d]
+ *                          [--workers N] [--rs-env KEY=VALUE,KEY=VALUE]
  *
  * Writes bench/results/latest.md, bench/results/latest.svg and
  * bench/results/<date>.json; prints the markdown table to stdout and progress
@@ -15,7 +16,7 @@ import path from 'node:path';
 import { ensureFixtures, fixtureSpecs, MiB, warmCache } from './lib/fixtures';
 import { machineInfo, openFilesLimit } from './lib/proc';
 import { metricDefs, markdown, summarize, svg, type TargetInfo, type TargetRound } from './lib/report';
-import { autocannonBodiesDropped, killClientsSync, pausedDownloads, probe, randomRanges, smallDownloads, throughput } from './lib/scenarios';
+import { autocannonBodiesDropped, killClientsSync, pausedDownloads, probe, randomRanges, rangesIn, smallDownloads, throughput } from './lib/scenarios';
 import { killAllSync, plainServerSource, TARGETS, type RunningServer, type StartContext } from './lib/servers';
 
 interface Settings {
@@ -42,24 +43,59 @@ const SHORT: Record<string, string> = {
   'rs-cluster-worker': 'rs cluster·worker',
 };
 
-function parseArgs(argv: readonly string[]): { quick: boolean; rounds?: number; only?: string[] } {
+const SCENARIOS = ['a1', 'a16', 'b', 'c', 'd', 'e'] as const;
+/** (e): a sparse file (no disk space, no generation time) and the two 1 MiB windows ranges are drawn from. */
+const SPARSE = { name: 'sparse-5g.bin', size: 5 * 1024 * MiB, far: Math.round(4.9 * 1024 * MiB), window: MiB };
+type Scenario = (typeof SCENARIOS)[number];
+
+interface Args {
+  quick: boolean;
+  rounds?: number;
+  only?: string[];
+  scenarios: ReadonlySet<Scenario>;
+  rsEnv: Record<string, string>;
+  paused?: number;
+}
+
+function parseArgs(argv: readonly string[]): Args {
   let quick = false;
   let rounds: number | undefined;
   let only: string[] | undefined;
+  let scenarios = new Set<Scenario>(SCENARIOS);
+  const rsEnv: Record<string, string> = {};
+  let paused: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') quick = true;
     else if (a === '--rounds') rounds = Math.max(1, Math.min(5, Number(argv[++i]) || 1));
     else if (a === '--only') only = (argv[++i] ?? '').split(',').filter((s) => s !== '');
-    else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: node dist/bench/run.js [--quick] [--rounds N (1-5)] [--only nginx,express,plain,rs-stream,rs-stream-js,...]\n');
+    else if (a === '--scenarios') {
+      const list = (argv[++i] ?? '').split(',').filter((s) => s !== '');
+      const bad = list.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
+      if (bad.length > 0) {
+        process.stderr.write(`unknown scenario ${bad.join(',')} (known: ${SCENARIOS.join(',')})\n`);
+        process.exit(2);
+      }
+      scenarios = new Set(list as Scenario[]);
+    } else if (a === '--paused') paused = Math.max(1, Number(argv[++i]) || 1);
+    else if (a === '--workers') rsEnv['WORKERS'] = String(Math.max(1, Number(argv[++i]) || 1));
+    else if (a === '--rs-env') {
+      for (const kv of (argv[++i] ?? '').split(',').filter((s) => s.includes('='))) {
+        rsEnv[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
+      }
+    } else if (a === '--help' || a === '-h') {
+      process.stdout.write(
+        'usage: node dist/bench/run.js [--quick] [--rounds N (1-5)] [--only nginx,express,plain,rs-stream,rs-stream-js,...]\n' +
+          '       [--scenarios a1,a16,b,c,d,e] [--workers N (rangeserve cluster)] [--rs-env KEY=VALUE,... (rangeserve targets)]\n' +
+          '       [--paused N (paused downloads in (d); default 1000, capped by the open-file limit)]\n',
+      );
       process.exit(0);
     } else {
       process.stderr.write(`unknown argument ${a}\n`);
       process.exit(2);
     }
   }
-  return { quick, ...(rounds !== undefined ? { rounds } : {}), ...(only !== undefined ? { only } : {}) };
+  return { quick, scenarios, rsEnv, ...(paused !== undefined ? { paused } : {}), ...(rounds !== undefined ? { rounds } : {}), ...(only !== undefined ? { only } : {}) };
 }
 
 const log = (msg: string): void => {
@@ -72,7 +108,11 @@ async function main(): Promise<void> {
   const projectRoot = path.resolve(__dirname, '..', '..');
   const nofile = openFilesLimit();
   // The server holds a socket and (stream engines) a file per paused download; keep clear of the fd limit.
-  const pausedSockets = Math.max(50, Math.min(1000, Math.floor((nofile - 256) / 2)));
+  // A server with the open-file cache holds one descriptor per file, not per download: --paused may go near the limit.
+  const pausedSockets =
+    args.paused !== undefined
+      ? Math.max(1, Math.min(args.paused, nofile - 512))
+      : Math.max(50, Math.min(1000, Math.floor((nofile - 256) / 2)));
   const s: Settings = args.quick
     ? { quick: true, rounds: args.rounds ?? 1, a1PerClient: 1, a1MaxSeconds: 3, a16PerClient: 1, a16MaxSeconds: 4, loadSeconds: 2, warmupRequests: 100, pausedSockets, smallRequests: 100 }
     : { quick: false, rounds: args.rounds ?? 2, a1PerClient: 2, a1MaxSeconds: 8, a16PerClient: 1, a16MaxSeconds: 10, loadSeconds: 5, warmupRequests: 500, pausedSockets, smallRequests: 200 };
@@ -81,7 +121,9 @@ async function main(): Promise<void> {
   if (!autocannonBodiesDropped) {
     notes.push('autocannon internals changed: response bodies are buffered as strings by the client, so (b) measures autocannon more than the servers.');
   }
-  if (pausedSockets < 1000) {
+  if (args.paused !== undefined && pausedSockets < args.paused) {
+    notes.push(`open-file limit is ${nofile}: (d) capped at ${pausedSockets} paused downloads instead of ${args.paused}.`);
+  } else if (args.paused === undefined && pausedSockets < 1000) {
     notes.push(`open-file limit is ${nofile}: (d) capped at ${pausedSockets} paused downloads (run \`ulimit -n 65536\` first for 1000).`);
   }
 
@@ -93,6 +135,16 @@ async function main(): Promise<void> {
   log(`page cache warmed in ${warm.seconds.toFixed(2)} s${warm.cachedFraction !== null ? `, ${(warm.cachedFraction * 100).toFixed(0)}% of the big file cached` : ''}`);
   if (warm.cachedFraction !== null && warm.cachedFraction < 0.99) {
     notes.push(`only ${(warm.cachedFraction * 100).toFixed(0)}% of ${fixtures.big.name} stayed in the page cache: results include disk reads.`);
+  }
+
+  if (args.scenarios.has('e')) {
+    // Sparse: holes read as zeros from the page cache, so the file costs neither disk space nor time to make.
+    const sparse = path.join(fixtures.dir, SPARSE.name);
+    if (!fs.existsSync(sparse) || fs.statSync(sparse).size !== SPARSE.size) {
+      const fd = fs.openSync(sparse, 'w');
+      fs.ftruncateSync(fd, SPARSE.size);
+      fs.closeSync(fd);
+    }
   }
 
   const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rangeserve-bench-'));
@@ -110,7 +162,12 @@ async function main(): Promise<void> {
     });
   }
 
-  const ctx: StartContext = { projectRoot, fixtureDir: fixtures.dir, tmpDir, probeFile: fixtures.small.name };
+  const ctx: StartContext = { projectRoot, fixtureDir: fixtures.dir, tmpDir, probeFile: fixtures.small.name, rsEnv: args.rsEnv };
+  const on = (sc: Scenario): boolean => args.scenarios.has(sc);
+  if (args.scenarios.size < SCENARIOS.length) notes.push(`scenarios run: ${[...args.scenarios].join(', ')}.`);
+  if (Object.keys(args.rsEnv).length > 0) {
+    notes.push(`rangeserve targets ran with ${Object.entries(args.rsEnv).map(([k, v]) => `${k}=${v}`).join(' ')}.`);
+  }
   const targets: TargetInfo[] = TARGETS.filter((t) => !args.only || args.only.includes(t.id)).map((t) => {
     const why = t.unavailable(ctx);
     return { id: t.id, label: t.label, short: SHORT[t.id] ?? t.id, ...(why ? { skipped: why } : {}) };
@@ -151,29 +208,36 @@ async function main(): Promise<void> {
             r.errors.push(`range probe: status ${p.status}${p.bytes > 4096 ? ', whole file' : `, ${p.bytes} bytes`} (expected 206 with 4096 bytes): no Range support, (c) skipped`);
           }
         });
-        await step('(a) 1 client', async (srv) => {
+        if (on('a1')) await step('(a) 1 client', async (srv) => {
           r.a1 = await throughput(srv, fixtures.big.name, fixtures.big.size, 1, s.a1PerClient, s.a1MaxSeconds);
           log(`${tag}: (a)x1  ${r.a1.gibPerSec.toFixed(2)} GiB/s, ${r.a1.serverCpuPerGiB.toFixed(3)} CPU s/GiB`);
         });
-        await step('(a) 16 clients', async (srv) => {
+        if (on('a16')) await step('(a) 16 clients', async (srv) => {
           r.a16 = await throughput(srv, fixtures.big.name, fixtures.big.size, 16, s.a16PerClient, s.a16MaxSeconds);
-          log(`${tag}: (a)x16 ${r.a16.gibPerSec.toFixed(2)} GiB/s, ${r.a16.serverCpuPerGiB.toFixed(3)} CPU s/GiB, ${r.a16.downloadsCompleted}/${r.a16.downloadsStarted} complete`);
+          log(`${tag}: (a)x16 ${r.a16.gibPerSec.toFixed(2)} GiB/s, ${r.a16.serverCpuPerGiB.toFixed(3)} CPU s/GiB, ${r.a16.downloadsCompleted}/${r.a16.downloadsStarted} complete, peak RSS ${r.a16.peakRssMiB.toFixed(0)} MiB`);
         });
-        await step('(b) 1 MiB', async (srv) => {
+        if (on('b')) await step('(b) 1 MiB', async (srv) => {
           r.b = await smallDownloads(srv, fixtures.oneMiB.name, 64, s.loadSeconds, s.warmupRequests);
           log(`${tag}: (b) ${r.b.reqPerSec.toFixed(0)} req/s p50 ${r.b.p50ms} ms p99 ${r.b.p99ms} ms`);
         });
-        if (r.rangeSupport) {
+        if (r.rangeSupport && on('c')) {
           await step('(c) ranges', async (srv) => {
             r.c = await randomRanges(srv, fixtures.big.name, fixtures.big.size, 64, s.loadSeconds, s.warmupRequests);
             log(`${tag}: (c) ${r.c.reqPerSec.toFixed(0)} req/s p99 ${r.c.p99ms} ms`);
           });
         }
-        await step('(d) paused', async (srv) => {
+        if (r.rangeSupport && on('e')) {
+          await step('(e) offsets', async (srv) => {
+            r.e0 = await rangesIn(srv, SPARSE.name, 0, SPARSE.window, 64, s.loadSeconds, s.warmupRequests);
+            r.e49 = await rangesIn(srv, SPARSE.name, SPARSE.far, SPARSE.far + SPARSE.window, 64, s.loadSeconds, s.warmupRequests);
+            log(`${tag}: (e) offset 0 ${r.e0.reqPerSec.toFixed(0)} req/s ${r.e0.serverCpuUsPerReq.toFixed(0)} µs/req, 4.9 GiB ${r.e49.reqPerSec.toFixed(0)} req/s ${r.e49.serverCpuUsPerReq.toFixed(0)} µs/req`);
+          });
+        }
+        if (on('d')) await step('(d) paused', async (srv) => {
           r.d = await pausedDownloads(srv, fixtures.big.name, fixtures.small.name, s.pausedSockets, s.smallRequests);
           log(`${tag}: (d) ${r.d.responding}/${r.d.requestedSockets} paused, RSS ${r.d.rssIdleMiB.toFixed(0)} -> ${r.d.rssPausedMiB.toFixed(0)} MiB, TTFB p99 ${r.d.ttfbP99ms.toFixed(2)} ms`);
         });
-        for (const [name, lr] of [['(b)', r.b], ['(c)', r.c]] as const) {
+        for (const [name, lr] of [['(b)', r.b], ['(c)', r.c], ['(e) 0', r.e0], ['(e) 4.9 GiB', r.e49]] as const) {
           if (lr && (lr.errors > 0 || lr.non2xx > 0 || lr.wrongStatus > 0)) {
             r.errors.push(`${name}: ${lr.errors} errors (${lr.timeouts} timeouts), ${lr.non2xx} non-2xx, ${lr.wrongStatus} with an unexpected 2xx status (statuses ${JSON.stringify(lr.statuses)})`);
           }
@@ -217,6 +281,9 @@ async function main(): Promise<void> {
       `(a) ${s.a1PerClient} sequential ${bigLabel} downloads (cap ${s.a1MaxSeconds} s), then 16 parallel ones (${s.a16PerClient} each, cap ${s.a16MaxSeconds} s); server CPU = utime+stime of the server's process tree from /proc.`,
       `(b) autocannon, 64 connections, ${s.loadSeconds} s after ${s.warmupRequests} warm-up requests; (c) same, one random 4 KiB \`Range\` per request in the ${bigLabel} file.`,
       `(d) ${s.pausedSockets} raw sockets each request the ${bigLabel} file and stop reading; meanwhile ${s.smallRequests} new 16 KiB requests, 4 at a time, each on a new connection.`,
+      ...(args.scenarios.has('e')
+        ? [`(e) as (c), with the ranges drawn from a 1 MiB window at offset 0, then at offset 4.9 GiB, of a sparse 5 GiB file (${SPARSE.name}).`]
+        : []),
     ],
   };
   const rsStream = targets.find((t) => t.id === 'rs-stream' && !t.skipped);

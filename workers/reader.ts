@@ -99,7 +99,7 @@ function openRegularSync(p: string): OpenedRaw {
     fs.closeSync(fd);
     throw new NotRegularFileError();
   }
-  return { fd, meta: { size: Number(st.size), mtimeNs: st.mtimeNs }, dev: Number(st.dev) };
+  return { fd, meta: { size: Number(st.size), mtimeNs: st.mtimeNs }, dev: Number(st.dev), ino: st.ino };
 }
 
 function listSync(dir: string): DirEntry[] {

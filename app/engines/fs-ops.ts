@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FileMeta } from '../core/types';
+import type { BufferPool } from './buffer-pool';
 import type { DirEntry, PathStat } from './types';
 
 type BigStats = fs.BigIntStats;
@@ -26,7 +27,7 @@ function kindOf(st: BigStats | fs.Stats): PathStat['kind'] {
 }
 
 export function toPathStat(st: BigStats): PathStat {
-  return { kind: kindOf(st), size: Number(st.size), mtimeNs: st.mtimeNs, dev: Number(st.dev) };
+  return { kind: kindOf(st), size: Number(st.size), mtimeNs: st.mtimeNs, dev: Number(st.dev), ino: st.ino };
 }
 
 export async function statPath(p: string): Promise<PathStat> {
@@ -44,6 +45,7 @@ export interface OpenedRaw {
   readonly fd: number;
   readonly meta: FileMeta;
   readonly dev: number;
+  readonly ino?: bigint;
 }
 
 const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
@@ -58,7 +60,7 @@ export function openRegular(p: string): Promise<OpenedRaw> {
           fs.close(fd, () => reject(statErr ?? new NotRegularFileError()));
           return;
         }
-        resolve({ fd, meta: { size: Number(st.size), mtimeNs: st.mtimeNs }, dev: Number(st.dev) });
+        resolve({ fd, meta: { size: Number(st.size), mtimeNs: st.mtimeNs }, dev: Number(st.dev), ino: st.ino });
       });
     });
   });
@@ -68,10 +70,13 @@ export function closeFd(fd: number): Promise<void> {
   return new Promise((resolve) => fs.close(fd, () => resolve()));
 }
 
-/** One positioned read into a fresh buffer, trimmed to the bytes actually read. */
-export function readChunk(fd: number, position: number, length: number): Promise<Buffer> {
+/**
+ * One positioned read, trimmed to the bytes actually read, into a fresh buffer
+ * or, for a full-size chunk, one of `pool`'s (the body pump gives it back).
+ */
+export function readChunk(fd: number, position: number, length: number, pool?: BufferPool): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const buf = Buffer.allocUnsafe(length);
+    const buf = pool !== undefined && length === pool.size ? pool.take() : Buffer.allocUnsafe(length);
     fs.read(fd, buf, 0, length, position, (err, n) => {
       if (err) reject(err);
       else resolve(n === length ? buf : buf.subarray(0, n));

@@ -17,16 +17,21 @@ import fs from 'node:fs';
 import type { BodyPiece } from '../core/types';
 import { closeFd, listDirectory, openRegular, readChunk, statPath } from './fs-ops';
 import { gatesOf, openGatedFile, type GatedFile, type HintOps, type RawFileOps } from './gated-file';
+import { BufferPool } from './buffer-pool';
 import type { HintOutcome } from './file-hints';
 import { addon } from '../native/addon';
 import type { HintSettings } from '../native/hint-policy';
 import { hintStatus } from '../native/hint-status';
 import { sendBody } from './send-body';
-import type { DirEntry, Engine, OpenedFile, PathStat, SendOutcome } from './types';
+import { readerOf, type DirEntry, type Engine, type OpenedFile, type PathStat, type SendOutcome } from './types';
 import { currentVolumes, type VolumeRegistry } from '../volumes';
 
 export interface StreamEngineOptions {
   readonly chunkBytes: number;
+  /** Bodies up to this size take the lean path (small-body.ts); 0 or absent: never. */
+  readonly smallBodyBytes?: number;
+  /** Full-size read buffers kept for reuse (buffer-pool.ts); 0 or absent: none. */
+  readonly bufferPoolChunks?: number;
   /** Per-volume gates; default: the process's registry installed by serve(), or none (ungated). */
   readonly volumes?: VolumeRegistry;
   /** Page-cache hints (HINTS, HINT_*); default off. Active only when the addon is loaded. */
@@ -38,6 +43,7 @@ export interface StreamEngineOptions {
 export function createStreamEngine(options: StreamEngineOptions): Engine {
   const gates = gatesOf(() => options.volumes ?? currentVolumes());
   const { run } = gates;
+  const pool = (options.bufferPoolChunks ?? 0) > 0 ? new BufferPool(options.chunkBytes, options.bufferPoolChunks ?? 0) : undefined;
   const hints = hintStatus(options.hints ?? { enabled: false }, 'stream');
   const fadviseAsync = addon?.fadviseAsync;
   const hintOps: HintOps | undefined =
@@ -48,8 +54,13 @@ export function createStreamEngine(options: StreamEngineOptions): Engine {
           ...(options.countHints ? { count: options.countHints } : {}),
         }
       : undefined;
-  const ops: RawFileOps = { read: readChunk, close: closeFd, ...(hintOps ? { hints: hintOps } : {}) };
+  const ops: RawFileOps = {
+    read: (fd, position, length) => readChunk(fd, position, length, pool),
+    close: closeFd,
+    ...(hintOps ? { hints: hintOps } : {}),
+  };
   const files = new WeakMap<OpenedFile, GatedFile>();
+  const send = { smallBodyBytes: options.smallBodyBytes ?? 0, ...(pool ? { pool } : {}) };
 
   return {
     name: 'stream',
@@ -63,8 +74,8 @@ export function createStreamEngine(options: StreamEngineOptions): Engine {
     // readdir under the folder's gate, each entry's stat under the entry's own (a mount point is another volume).
     list: (p: string): Promise<DirEntry[]> => listDirectory(p, run),
     sendBody: (file: OpenedFile, body: readonly BodyPiece[], res: ServerResponse): Promise<SendOutcome> =>
-      sendBody(body, files.get(file)?.reader ?? { read: readChunk }, file.fd, options.chunkBytes, res),
-    describe: () => ({ engine: 'stream', chunkBytes: options.chunkBytes, hints }),
+      sendBody(body, readerOf(file) ?? files.get(file)?.reader ?? { read: (fd, position, length) => readChunk(fd, position, length) }, file.fd, options.chunkBytes, res, send),
+    describe: () => ({ engine: 'stream', chunkBytes: options.chunkBytes, hints, ...(pool ? { bufferPool: pool.stats() } : {}) }),
     close: async () => undefined,
   };
 }

@@ -9,6 +9,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { BodyPiece, FileMeta } from '../core/types';
+import type { ChunkReader } from './body-stream';
 
 export type EngineName = 'stream' | 'worker';
 
@@ -19,6 +20,8 @@ export interface PathStat {
   readonly mtimeNs: bigint;
   /** Device id: the volume the path lives on. */
   readonly dev: number;
+  /** Inode number: with dev, which file this is (the open-file cache checks it was not replaced). */
+  readonly ino?: bigint;
 }
 
 /** A regular file opened for reading; meta comes from fstat of this very fd. */
@@ -26,8 +29,23 @@ export interface OpenedFile {
   readonly fd: number;
   readonly meta: FileMeta;
   readonly dev: number;
+  /** Inode number from the same fstat (absent if the engine does not report it). */
+  readonly ino?: bigint;
   /** Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * An open file that brings its own ChunkReader: engines send its body through
+ * it (gated reads, a prefetched first chunk, a cached descriptor's lease).
+ */
+export interface ReaderFile extends OpenedFile {
+  readonly reader: ChunkReader;
+}
+
+export function readerOf(file: OpenedFile): ChunkReader | undefined {
+  const r = (file as Partial<ReaderFile>).reader;
+  return r !== undefined && typeof r.read === 'function' ? r : undefined;
 }
 
 export interface DirEntry {

@@ -33,13 +33,15 @@ import type { IoPriority } from '../native/addon';
 import type { Hint, HintSettings } from '../native/hint-policy';
 import { hintStatus } from '../native/hint-status';
 import { sendBody } from './send-body';
-import type { DirEntry, Engine, OpenedFile, PathStat, SendOutcome } from './types';
+import { readerOf, type DirEntry, type Engine, type OpenedFile, type PathStat, type SendOutcome } from './types';
 import { gatesOf, openGatedFile, type GatedFile, type HintOps, type RawFileOps } from './gated-file';
 import { currentVolumes, type Volume, type VolumeRegistry } from '../volumes';
 
 export interface WorkerEngineOptions {
   readonly chunkBytes: number;
   readonly threads: number;
+  /** Bodies up to this size take the lean path (small-body.ts); 0 or absent: never. */
+  readonly smallBodyBytes?: number;
   /** Tasks that may wait for a thread; one more is refused with RS_ERR_QUEUE_FULL. Close tasks are never refused. */
   readonly maxQueue?: number;
   /** Per-volume gates; default: the process's registry installed by serve(), or none (one shared pool). */
@@ -107,6 +109,10 @@ export class ReaderPool {
       maxThreads: threads,
       idleTimeout: Infinity,
       concurrentTasksPerWorker: 1,
+      // fds are process-wide and outlive the thread that opened them: by default Node closes
+      // every fd a worker opened when it exits, which would fail (EBADF) or, once the number
+      // is reused, misdirect the other downloads reading fds that thread happened to open.
+      trackUnmanagedFds: false,
     });
     // A thread that exits fails its own task (piscina rejects it) and is replaced; count it for /healthz.
     this.#pool.on('workerDestroy', () => {
@@ -209,6 +215,7 @@ export function createWorkerEngine(options: WorkerEngineOptions): Engine {
     );
   }
   const files = new WeakMap<OpenedFile, GatedFile>();
+  const send = { smallBodyBytes: options.smallBodyBytes ?? 0 };
 
   function rawOps(p: string): RawFileOps {
     const pool = poolFor(p);
@@ -258,9 +265,10 @@ export function createWorkerEngine(options: WorkerEngineOptions): Engine {
     // The whole listing (readdir + one stat per entry) is one task on the folder's volume.
     list: (p: string): Promise<DirEntry[]> => run(p, 'list', () => poolFor(p).run({ op: 'list', path: p })),
     sendBody(file: OpenedFile, body: readonly BodyPiece[], res: ServerResponse): Promise<SendOutcome> {
-      const gated = files.get(file);
-      if (!gated) return Promise.reject(new Error('sendBody: the file was not opened by this engine'));
-      return sendBody(body, gated.reader, file.fd, options.chunkBytes, res);
+      // A file that brings its own reader (an open-file cache lease) reads through it.
+      const reader = readerOf(file) ?? files.get(file)?.reader;
+      if (!reader) return Promise.reject(new Error('sendBody: the file was not opened by this engine'));
+      return sendBody(body, reader, file.fd, options.chunkBytes, res, send);
     },
     describe: () => {
       const totals = { threads: 0, running: 0, queued: 0, threadExits: 0 };

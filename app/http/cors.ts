@@ -4,7 +4,7 @@
  * read only the safelisted response headers unless we expose the range ones
  * (mozilla/pdf.js#8566).
  */
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export const EXPOSED_HEADERS = 'Content-Range, Accept-Ranges, ETag, Content-Disposition, Content-Length, Last-Modified';
 const ALLOWED_METHODS = 'GET, HEAD';
@@ -13,7 +13,8 @@ const ALLOWED_HEADERS = 'Range, If-Range, If-Match, If-None-Match, If-Modified-S
 export function corsMiddleware(origins: '*' | readonly string[]) {
   const allowAny = origins === '*';
   const allowed = new Set(allowAny ? [] : origins);
-  return function cors(req: Request, res: Response, next: NextFunction): void {
+  // Plain node:http types: Express mounts it, and the fast files route (app.ts) calls it directly.
+  return function cors(req: IncomingMessage, res: ServerResponse, next: () => void): void {
     const origin = req.headers.origin;
     let allowOrigin: string | undefined;
     if (allowAny) {

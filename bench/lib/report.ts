@@ -13,6 +13,9 @@ export interface TargetRound {
   b?: LoadResult;
   c?: LoadResult;
   d?: PausedResult;
+  /** (e) 4 KiB ranges in a 1 MiB window at offset 0 and at 4.9 GiB of a sparse 5 GiB file. */
+  e0?: LoadResult;
+  e49?: LoadResult;
   errors: string[];
 }
 
@@ -49,11 +52,16 @@ export function metricDefs(bigLabel: string, pausedCount: number): MetricDef[] {
     { key: 'c.rps', label: '(c) random 4 KiB ranges, 64 conns', unit: 'req/s', better: 'higher', digits: 0, chart: true, get: (r) => fin(r.c?.reqPerSec) },
     { key: 'c.p99', label: '(c) random 4 KiB ranges: latency p99', unit: 'ms', better: 'lower', digits: 1, chart: true, get: (r) => fin(r.c?.p99ms) },
     { key: 'c.cpu', label: '(c) random 4 KiB ranges: server CPU', unit: 'µs/req', better: 'lower', digits: 0, chart: false, get: (r) => fin(r.c?.serverCpuUsPerReq) },
+    { key: 'a16.rss', label: `(a) ${bigLabel} downloads, 16 clients: peak server RSS`, unit: 'MiB', better: 'lower', digits: 0, chart: false, get: (r) => fin(r.a16?.peakRssMiB) },
     { key: 'd.rssIdle', label: '(d) server RSS before (after a–c)', unit: 'MiB', better: 'lower', digits: 0, chart: false, get: (r) => fin(r.d?.rssIdleMiB) },
     { key: 'd.rss', label: `(d) server RSS, ${pausedCount} paused downloads`, unit: 'MiB', better: 'lower', digits: 0, chart: true, get: (r) => fin(r.d?.rssPausedMiB) },
     { key: 'd.perConn', label: '(d) extra RSS per paused download', unit: 'KiB', better: 'lower', digits: 0, chart: false, get: (r) => fin(r.d?.rssPerPausedKiB) },
     { key: 'd.ttfbIdle', label: '(d) 16 KiB TTFB p99, no paused downloads', unit: 'ms', better: 'lower', digits: 2, chart: false, get: (r) => fin(r.d?.ttfbIdleP99ms) },
     { key: 'd.ttfb', label: `(d) 16 KiB TTFB p99, ${pausedCount} paused`, unit: 'ms', better: 'lower', digits: 2, chart: true, get: (r) => fin(r.d?.ttfbP99ms) },
+    { key: 'e0.rps', label: '(e) 4 KiB ranges at offset 0 of a 5 GiB file', unit: 'req/s', better: 'higher', digits: 0, chart: false, get: (r) => fin(r.e0?.reqPerSec) },
+    { key: 'e49.rps', label: '(e) 4 KiB ranges at offset 4.9 GiB', unit: 'req/s', better: 'higher', digits: 0, chart: false, get: (r) => fin(r.e49?.reqPerSec) },
+    { key: 'e0.cpu', label: '(e) at offset 0: server CPU', unit: 'µs/req', better: 'lower', digits: 0, chart: false, get: (r) => fin(r.e0?.serverCpuUsPerReq) },
+    { key: 'e49.cpu', label: '(e) at offset 4.9 GiB: server CPU', unit: 'µs/req', better: 'lower', digits: 0, chart: false, get: (r) => fin(r.e49?.serverCpuUsPerReq) },
   ];
 }
 

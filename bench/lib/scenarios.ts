@@ -75,6 +75,8 @@ export interface ThroughputResult {
   readonly machineBusy: number;
   readonly client: 'curl' | 'node';
   readonly failures: number;
+  /** Highest server RSS (process tree) sampled every 100 ms while the downloads ran. */
+  readonly peakRssMiB: number;
 }
 
 interface OneDownload {
@@ -149,6 +151,10 @@ export async function throughput(
   const m0 = machineJiffies();
   const t0 = process.hrtime.bigint();
   const deadline = Date.now() + maxSeconds * 1000;
+  let peakRss = treeRssBytes(server.pid);
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, treeRssBytes(server.pid));
+  }, 100);
   const worker = async (): Promise<void> => {
     for (let i = 0; i < perClient; i++) {
       const left = (deadline - Date.now()) / 1000;
@@ -160,7 +166,7 @@ export async function throughput(
       else if (Date.now() < deadline - 50) failures++;
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, () => worker()));
+  await Promise.all(Array.from({ length: concurrency }, () => worker())).finally(() => clearInterval(sampler));
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = treeCpuSeconds(server.pid) - cpu0;
   const m1 = machineJiffies();
@@ -176,6 +182,7 @@ export async function throughput(
     machineBusy: busyFraction(m0, m1),
     client: curl ? 'curl' : 'node',
     failures,
+    peakRssMiB: peakRss / MiB,
   };
 }
 
@@ -268,9 +275,26 @@ export function randomRanges(
   seconds: number,
   warmup: number,
 ): Promise<LoadResult> {
+  return rangesIn(server, file, 0, fileSize, connections, seconds, warmup);
+}
+
+/**
+ * (e) one random 4 KiB range per request inside [from, to) of a file: the same
+ * window at offset 0 and near the end of a 5 GiB file shows whether a range's
+ * cost depends on where it is.
+ */
+export function rangesIn(
+  server: RunningServer,
+  file: string,
+  from: number,
+  to: number,
+  connections: number,
+  seconds: number,
+  warmup: number,
+): Promise<LoadResult> {
   const span = 4096;
   const setupRequest = (req: autocannon.Request): autocannon.Request => {
-    const start = Math.floor(Math.random() * (fileSize - span + 1));
+    const start = from + Math.floor(Math.random() * (to - from - span + 1));
     return { ...req, headers: { ...(req.headers ?? {}), range: `bytes=${start}-${start + span - 1}` } };
   };
   return load(

@@ -27,6 +27,8 @@ export interface StartContext {
   readonly tmpDir: string;
   /** A file that exists in fixtureDir, used for readiness checks of peers without /healthz. */
   readonly probeFile: string;
+  /** Extra environment for the rangeserve targets (`--workers`, `--rs-env`): measure a switch on and off. */
+  readonly rsEnv?: Readonly<Record<string, string>>;
 }
 
 export interface Target {
@@ -241,6 +243,7 @@ function rangeserveTarget(id: string, label: string, mode: string, clusterIo: st
           // Peers serve the big fixture from the page cache; DONTNEED behind rangeserve's reader would
           // evict it for every target (docs/hints.md, "Benchmarks"). The other hints stay on.
           HINT_DONTNEED_THRESHOLD: process.env['HINT_DONTNEED_THRESHOLD'] ?? '1024GiB',
+          ...ctx.rsEnv,
           ...extraEnv,
         },
         healthPath: '/healthz',

@@ -65,6 +65,42 @@ describe('worker engine', () => {
     srv = undefined;
   });
 
+  test('a reader thread that dies leaves the other downloads it opened files for intact', async () => {
+    // One reader thread: it opens the files of every download, and its exit must not close them
+    // (Node's default for a worker's fds), or those downloads fail with EBADF or, once the number
+    // is reused, read another file's bytes.
+    srv = await startTestServer({ FILES_ROOT: fx.root, MODE: 'worker', WORKER_THREADS: '1', ZERO_COPY: 'off', RS_TEST_CRASH_READER_AT: String(CRASH_AT) });
+    const FROM = 100; // its reads start at 100 + k * chunk: never at the crash offset
+    const b = net.connect(srv.port, '127.0.0.1');
+    sockets.push(b);
+    const got: Buffer[] = [];
+    let received = 0;
+    const ended = new Promise<void>((resolve) => b.on('close', () => resolve()));
+    b.on('data', (d: Buffer) => {
+      got.push(d);
+      received += d.length;
+      if (received >= MiB && received - d.length < MiB) b.pause();
+    });
+    b.write(`GET /files/large.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=${FROM}-\r\nConnection: close\r\n\r\n`);
+    while (received < MiB) await sleep(20);
+
+    // Another request makes the one thread read at the crash offset: the thread dies.
+    const a = await raw(srv.url, { path: '/files/large.bin', headers: { Range: `bytes=${CRASH_AT}-${CRASH_AT + 65535}` } }, 15_000);
+    assert.ok(a.status >= 500 || !a.complete, `the crashed request failed (status ${a.status})`);
+    assert.ok(((await health(srv.url)).threadExits ?? 0) >= 1);
+
+    b.resume();
+    await ended;
+    const all = Buffer.concat(got);
+    const head = all.indexOf('\r\n\r\n');
+    assert.match(all.subarray(0, head).toString('latin1'), /^HTTP\/1\.1 206 /);
+    const body = all.subarray(head + 4);
+    assert.equal(body.length, BIG - FROM, 'the paused download completed');
+    assert.ok(body.equals(pattern(FROM, BIG - FROM)), 'byte-exact');
+    await srv.stop();
+    srv = undefined;
+  });
+
   test('100 downloads paused by their clients keep RSS bounded', async (t) => {
     srv = await startTestServer({ FILES_ROOT: fx.root, MODE: 'worker', STALL_TIMEOUT_MS: '120000' });
     const pid = srv.child.pid!;

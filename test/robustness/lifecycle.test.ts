@@ -20,7 +20,9 @@ let srv: TestServer;
 before(async () => {
   fx = makeFixtures();
   fs.writeFileSync(path.join(fx.root, 'large.bin'), pattern(0, BIG));
-  srv = await startTestServer({ FILES_ROOT: fx.root, STALL_TIMEOUT_MS: '1500' });
+  // The open-file cache keeps a hot file's descriptor by design, for OPEN_FILE_CACHE_IDLE_MS after its
+  // last use: a short idle time makes row 70 check that nothing, cached or not, outlives it.
+  srv = await startTestServer({ FILES_ROOT: fx.root, STALL_TIMEOUT_MS: '1500', OPEN_FILE_CACHE_IDLE_MS: '500' });
 });
 after(async () => {
   await srv?.stop();

@@ -1,0 +1,82 @@
+/**
+ * Writes a plan's body pieces to a response, paced by the socket: one chunk is
+ * read, written, and the next read waits until the response has drained, so a
+ * client that pauses holds at most the chunk in its socket's buffer (plus the
+ * kernel's). Chunk sizes follow chunk-size.ts (small first, full size once the
+ * client has kept reading). A chunk from the buffer pool goes back to it from
+ * the write's callback, once the socket is done with its bytes.
+ *
+ * Compared with a Readable + pipeline (body-stream.ts) it has no stream
+ * buffering of its own and no per-chunk stream bookkeeping; failures are
+ * reported the same way (errors with the same codes), and the caller destroys
+ * the response.
+ */
+import type { ServerResponse } from 'node:http';
+import { finished } from 'node:stream/promises';
+import type { BodyPiece } from '../core/types';
+import { ShortReadError, type ChunkReader } from './body-stream';
+import type { BufferPool } from './buffer-pool';
+import { chunkSizeAt } from './chunk-size';
+
+class PrematureCloseError extends Error {
+  readonly code = 'ERR_STREAM_PREMATURE_CLOSE';
+  constructor() {
+    super('the response closed before the body was sent');
+  }
+}
+
+/** Resolves on 'drain', rejects if the response closes first. */
+function drained(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.reject(new PrematureCloseError());
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => {
+      res.off('close', onClose);
+      resolve();
+    };
+    const onClose = (): void => {
+      res.off('drain', onDrain);
+      reject(new PrematureCloseError());
+    };
+    res.once('drain', onDrain);
+    res.once('close', onClose);
+  });
+}
+
+export interface PumpProgress {
+  /** Body bytes handed to the response so far. */
+  bytes: number;
+}
+
+export async function pumpBody(
+  body: readonly BodyPiece[],
+  reader: ChunkReader,
+  fd: number,
+  chunkBytes: number,
+  res: ServerResponse,
+  progress: PumpProgress,
+  signal?: AbortSignal,
+  pool?: BufferPool,
+): Promise<void> {
+  const write = async (chunk: Buffer): Promise<void> => {
+    if (res.destroyed) throw new PrematureCloseError();
+    const more = pool ? res.write(chunk, () => pool.give(chunk)) : res.write(chunk);
+    progress.bytes += chunk.length;
+    if (!more) await drained(res);
+  };
+  for (const piece of body) {
+    if (piece.kind === 'bytes') {
+      await write(Buffer.from(piece.data, 'latin1'));
+      continue;
+    }
+    let position = piece.start;
+    while (position <= piece.end) {
+      const want = Math.min(chunkSizeAt(progress.bytes, chunkBytes), piece.end - position + 1);
+      const chunk = await reader.read(fd, position, want, signal);
+      if (chunk.length === 0) throw new ShortReadError();
+      position += chunk.length;
+      await write(chunk);
+    }
+  }
+  res.end();
+  await finished(res);
+}

@@ -1,0 +1,223 @@
+/**
+ * The open-file cache (app/engines/open-file-cache.ts): a hot file's
+ * descriptor is reused, but never once the path names another file or the
+ * file changed — checked by what a user sees: the bytes (sha256), the ETag,
+ * and whether an If-Range resume splices two versions.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../../app/config';
+import { openFileCacheApplies } from '../../app/engines';
+import { withOpenFileCache } from '../../app/engines/open-file-cache';
+import { hintStatus } from '../../app/native/hint-status';
+import { createStreamEngine } from '../../app/engines/stream-engine';
+import type { Engine, OpenedFile } from '../../app/engines/types';
+import { sha256 } from '../helpers/fixtures';
+import { raw } from '../helpers/http';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const T0 = new Date('2021-03-04T05:06:07Z');
+const T1 = new Date('2022-03-04T05:06:07Z');
+
+function content(seed: number, size: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 31 + seed * 7) & 0xff;
+  return b;
+}
+
+/** Opens `name` through the engine, reads all of it through the engine's own reader, releases it. */
+async function readAll(engine: Engine, file: string): Promise<{ bytes: Buffer; meta: OpenedFile['meta']; fd: number }> {
+  const f = await engine.open(file);
+  try {
+    const reader = (f as OpenedFile & { reader: { read(fd: number, p: number, l: number): Promise<Buffer> } }).reader;
+    const bytes = f.meta.size === 0 ? Buffer.alloc(0) : await reader.read(f.fd, 0, f.meta.size);
+    return { bytes, meta: f.meta, fd: f.fd };
+  } finally {
+    await f.close();
+  }
+}
+
+/** The route's order: stat the path, then open it. */
+async function statThenRead(engine: Engine, file: string): Promise<Buffer> {
+  await engine.stat(file);
+  return (await readAll(engine, file)).bytes;
+}
+
+const put = (p: string, data: Buffer, mtime: Date): void => {
+  fs.writeFileSync(p, data);
+  fs.utimesSync(p, mtime, mtime);
+};
+
+let dir: string;
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rangeserve-ofc-'));
+});
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+// Stream engine only: createEngine() never caches the worker engine's descriptors
+// (a reader thread's exit closes the fds it opened; docs/performance.md).
+const engines: [string, () => Engine][] = [['stream', () => createStreamEngine({ chunkBytes: 65536 })]];
+
+for (const [engineName, makeInner] of engines) {
+  describe(`open-file cache over the ${engineName} engine`, () => {
+    // Each row changes the file after a first (cached) read; the second read must see the new bytes.
+    const changes: { name: string; change(p: string): Buffer }[] = [
+      {
+        name: 'replaced by rename, same size and same mtime (only the inode differs)',
+        change: (p) => {
+          const next = content(2, 4096);
+          put(p + '.tmp', next, T0);
+          fs.renameSync(p + '.tmp', p);
+          return next;
+        },
+      },
+      {
+        name: 'rewritten in place, same size, new mtime',
+        change: (p) => {
+          const next = content(3, 4096);
+          const fd = fs.openSync(p, 'r+');
+          fs.writeSync(fd, next, 0, next.length, 0);
+          fs.closeSync(fd);
+          fs.utimesSync(p, T1, T1);
+          return next;
+        },
+      },
+      {
+        name: 'truncated in place',
+        change: (p) => {
+          fs.truncateSync(p, 1000);
+          return content(1, 1000);
+        },
+      },
+      {
+        name: 'grown in place (appended)',
+        change: (p) => {
+          const extra = content(4, 500);
+          fs.appendFileSync(p, extra);
+          return Buffer.concat([content(1, 4096), extra]);
+        },
+      },
+      {
+        name: 'deleted and created again with other bytes',
+        change: (p) => {
+          fs.unlinkSync(p);
+          const next = content(5, 4096);
+          put(p, next, T0);
+          return next;
+        },
+      },
+    ];
+    for (const row of changes) {
+      test(`a file ${row.name} is reopened, never read from the old descriptor`, async () => {
+        const engine = withOpenFileCache(makeInner(), { max: 10, idleMs: 60_000, chunkBytes: 65536 });
+        try {
+          const p = path.join(dir, `${engineName}-change.bin`);
+          put(p, content(1, 4096), T0);
+          assert.equal(sha256(await statThenRead(engine, p)), sha256(content(1, 4096)));
+          assert.equal(sha256(await statThenRead(engine, p)), sha256(content(1, 4096)));
+          assert.equal(engine.cacheStats().hits, 1, 'the unchanged file was served from the cache');
+          const expected = row.change(p);
+          // Both orders: with the route's stat first, and open() on its own (its own stat).
+          assert.equal(sha256(await statThenRead(engine, p)), sha256(expected));
+          assert.equal(sha256((await readAll(engine, p)).bytes), sha256(expected));
+          const st = fs.statSync(p, { bigint: true });
+          const again = await readAll(engine, p);
+          assert.equal(again.meta.size, Number(st.size));
+          assert.equal(again.meta.mtimeNs, st.mtimeNs, 'validators come from the file now at the path');
+          assert.ok(engine.cacheStats().invalidations >= 1);
+        } finally {
+          await engine.close();
+        }
+      });
+    }
+
+    test('bounded: least recently used entries are evicted, idle ones closed; a lent descriptor outlives its eviction', async () => {
+      const engine = withOpenFileCache(makeInner(), { max: 2, idleMs: 200, chunkBytes: 65536 });
+      try {
+        const files = [0, 1, 2].map((i) => {
+          const p = path.join(dir, `${engineName}-lru-${i}.bin`);
+          put(p, content(10 + i, 2048), T0);
+          return p;
+        });
+        const held = await engine.open(files[0]!); // lent out while it is evicted
+        await readAll(engine, files[1]!);
+        await readAll(engine, files[2]!);
+        assert.equal(engine.cacheStats().entries, 2);
+        assert.equal(engine.cacheStats().evictions, 1);
+        const reader = (held as OpenedFile & { reader: { read(fd: number, p: number, l: number): Promise<Buffer> } }).reader;
+        assert.equal(sha256(await reader.read(held.fd, 0, 2048)), sha256(content(10, 2048)), 'still readable after eviction');
+        await held.close();
+        await held.close(); // idempotent
+        // files[1] is the least recently used now: reading it again is a hit, files[0] a miss.
+        const before = engine.cacheStats();
+        await readAll(engine, files[2]!);
+        assert.equal(engine.cacheStats().hits, before.hits + 1);
+        await new Promise((r) => setTimeout(r, 700));
+        assert.equal(engine.cacheStats().entries, 0, 'idle entries were closed');
+      } finally {
+        await engine.close();
+      }
+    });
+  });
+}
+
+describe('where the open-file cache applies', () => {
+  const rows: { env: Record<string, string>; applies: boolean | 'unless hints are active' }[] = [
+    { env: { MODE: 'stream', HINTS: 'off' }, applies: true },
+    { env: { MODE: 'cluster', CLUSTER_IO: 'stream', HINTS: 'off' }, applies: true },
+    { env: { MODE: 'stream', HINTS: 'off', OPEN_FILE_CACHE_MAX: '0' }, applies: false },
+    { env: { MODE: 'worker', HINTS: 'off' }, applies: false },
+    { env: { MODE: 'cluster', CLUSTER_IO: 'worker', HINTS: 'off' }, applies: false },
+    { env: { MODE: 'stream', HINTS: 'on' }, applies: 'unless hints are active' },
+  ];
+  for (const row of rows) {
+    test(`${JSON.stringify(row.env)}: ${String(row.applies)}`, () => {
+      const config = loadConfig(row.env, '/srv');
+      const want = row.applies === 'unless hints are active' ? !hintStatus(config.hints, 'stream').active : row.applies;
+      assert.equal(openFileCacheApplies(config), want);
+    });
+  }
+});
+
+describe('open-file cache over HTTP', () => {
+  let srv: TestServer | undefined;
+  let root: string;
+  before(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'rangeserve-ofc-http-'));
+    put(path.join(root, 'v.bin'), content(1, 100_000), T0);
+    // HINTS=off: with page-cache hints active the cache stands aside (app/engines/index.ts).
+    srv = await startTestServer({ FILES_ROOT: root, OPEN_FILE_CACHE_MAX: '100', HINTS: 'off' });
+  });
+  after(async () => {
+    await srv?.stop();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  test('after a replace, GET and If-Range resumes see the new file under its own ETag, never a splice', async () => {
+    const url = srv!.url;
+    const first = await raw(url, { path: '/files/v.bin' });
+    assert.equal(first.status, 200);
+    assert.equal(sha256(first.body), sha256(content(1, 100_000)));
+    const etag1 = first.headers.etag!;
+    const warm = await raw(url, { path: '/files/v.bin', headers: { Range: 'bytes=0-4095' } });
+    assert.equal(sha256(warm.body), sha256(content(1, 4096)));
+
+    // Replace it atomically (same size, a new mtime), as a deploy would.
+    const next = content(2, 100_000);
+    put(path.join(root, 'v.tmp'), next, T1);
+    fs.renameSync(path.join(root, 'v.tmp'), path.join(root, 'v.bin'));
+
+    const resumed = await raw(url, { path: '/files/v.bin', headers: { Range: 'bytes=50000-', 'If-Range': etag1 } });
+    assert.equal(resumed.status, 200, 'the old ETag no longer matches: the whole new file');
+    assert.equal(sha256(resumed.body), sha256(next));
+    assert.notEqual(resumed.headers.etag, etag1);
+
+    const small = await raw(url, { path: '/files/v.bin', headers: { Range: 'bytes=10-4105', 'If-Range': resumed.headers.etag! } });
+    assert.equal(small.status, 206);
+    assert.equal(small.headers['content-range'], 'bytes 10-4105/100000');
+    assert.equal(sha256(small.body), sha256(next.subarray(10, 4106)));
+  });
+});
