@@ -156,10 +156,11 @@ export class ReaderPool {
           else w.resolve(result);
         },
         (err: unknown) => {
-          // The thread died (or the pool was destroyed) while running this task.
+          // The thread died (or the pool was destroyed) while running this task. A retryable
+          // failure: before the headers the route answers 503 + Retry-After, not 500.
           this.#running--;
           this.#pump();
-          w.reject(err);
+          w.reject(this.#closed ? err : toError({ code: 'RS_ERR_READER_EXITED', message: 'the reader thread exited', syscall: undefined }));
         },
       );
     }

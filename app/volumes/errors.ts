@@ -41,5 +41,12 @@ export function isIoError(err: unknown): boolean {
 /** The request should get 503 + Retry-After (if nothing was sent yet): the volume is slow, busy, degraded or failing. */
 export function isUnavailable(err: unknown): boolean {
   const code = errorCode(err);
-  return code === 'RS_ERR_READ_TIMEOUT' || code === 'RS_ERR_VOLUME_BUSY' || code === 'RS_ERR_VOLUME_DEGRADED' || code === 'RS_ERR_QUEUE_FULL' || isIoError(err);
+  return (
+    code === 'RS_ERR_READ_TIMEOUT' ||
+    code === 'RS_ERR_VOLUME_BUSY' ||
+    code === 'RS_ERR_VOLUME_DEGRADED' ||
+    code === 'RS_ERR_QUEUE_FULL' ||
+    code === 'RS_ERR_READER_EXITED' ||
+    isIoError(err)
+  );
 }

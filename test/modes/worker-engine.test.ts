@@ -69,7 +69,16 @@ describe('worker engine', () => {
     // One reader thread: it opens the files of every download, and its exit must not close them
     // (Node's default for a worker's fds), or those downloads fail with EBADF or, once the number
     // is reused, read another file's bytes.
-    srv = await startTestServer({ FILES_ROOT: fx.root, MODE: 'worker', WORKER_THREADS: '1', ZERO_COPY: 'off', RS_TEST_CRASH_READER_AT: String(CRASH_AT) });
+    const own = await startTestServer({ FILES_ROOT: fx.root, MODE: 'worker', WORKER_THREADS: '1', ZERO_COPY: 'off', RS_TEST_CRASH_READER_AT: String(CRASH_AT) });
+    try {
+      await pausedDownloadSurvivesCrash(own);
+    } finally {
+      // SIGKILL: a paused download would otherwise hold the shutdown for its grace period.
+      await own.stop('SIGKILL');
+    }
+  });
+
+  async function pausedDownloadSurvivesCrash(srv: TestServer): Promise<void> {
     const FROM = 100; // its reads start at 100 + k * chunk: never at the crash offset
     const b = net.connect(srv.port, '127.0.0.1');
     sockets.push(b);
@@ -86,7 +95,7 @@ describe('worker engine', () => {
 
     // Another request makes the one thread read at the crash offset: the thread dies.
     const a = await raw(srv.url, { path: '/files/large.bin', headers: { Range: `bytes=${CRASH_AT}-${CRASH_AT + 65535}` } }, 15_000);
-    assert.ok(a.status >= 500 || !a.complete, `the crashed request failed (status ${a.status})`);
+    assert.equal(a.status, 503, 'a reader that dies before the headers: 503, retry later');
     assert.ok(((await health(srv.url)).threadExits ?? 0) >= 1);
 
     b.resume();
@@ -97,9 +106,7 @@ describe('worker engine', () => {
     const body = all.subarray(head + 4);
     assert.equal(body.length, BIG - FROM, 'the paused download completed');
     assert.ok(body.equals(pattern(FROM, BIG - FROM)), 'byte-exact');
-    await srv.stop();
-    srv = undefined;
-  });
+  }
 
   test('100 downloads paused by their clients keep RSS bounded', async (t) => {
     srv = await startTestServer({ FILES_ROOT: fx.root, MODE: 'worker', STALL_TIMEOUT_MS: '120000' });
