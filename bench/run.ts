@@ -58,7 +58,8 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  let quick = false;
+  // `npm run bench --quick` (without `--`) reaches us as npm's config variable, not as an argument.
+  let quick = process.env['npm_config_quick'] === 'true';
   let rounds: number | undefined;
   let only: string[] | undefined;
   let scenarios = new Set<Scenario>(SCENARIOS);

@@ -49,7 +49,7 @@ export interface HintOps {
 }
 
 export interface GatedFile extends OpenedFile, Prefetching {
-  /** The ChunkReader a BodyStream uses for this file (serves a prefetched chunk first). */
+  /** The ChunkReader the send path uses for this file (serves a prefetched chunk first). */
   readonly reader: ChunkReader & BodyProgress;
 }
 

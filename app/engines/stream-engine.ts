@@ -1,6 +1,6 @@
 /**
  * The async-stream engine: every file operation runs on libuv's threadpool
- * from the main thread, and bodies are sent by one BodyStream per response.
+ * from the main thread, and bodies are sent by sendBody (send-body.ts).
  *
  * Isolation (docs/isolation.md): every operation of a request goes through the
  * gate of the volume its path lives on (app/volumes), which caps the pool

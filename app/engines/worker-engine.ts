@@ -1,7 +1,7 @@
 /**
  * The worker engine: stat, realpath, open, read, list and close run in a pool
  * of worker threads (piscina; thread code in workers/reader.ts) instead of on
- * libuv's threadpool, and bodies are sent by the same BodyStream as the stream
+ * libuv's threadpool, and bodies are sent by the same sendBody as the stream
  * engine with a ChunkReader that asks the pool. Chunks are allocated in the
  * thread and transferred, never copied.
  *
@@ -16,7 +16,7 @@
  * our own bounded FIFO until a thread is free, so an AbortSignal (the client
  * went away) removes a task that has not started; a task already running is
  * never aborted (piscina would kill the thread, and the read could land on a
- * descriptor number reused after the caller closed it), BodyStream waits for it.
+ * descriptor number reused after the caller closed it); the send path waits for it.
  *
  * Page-cache hints (docs/hints.md) are 'advise' tasks run in the volume's
  * reader threads, under the same gate (gated-file.ts). IO_PRIORITY is handed to

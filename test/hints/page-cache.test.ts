@@ -27,12 +27,11 @@ let dir = '';
 let file = '';
 let sha = '';
 let skip: string | undefined;
+let cases = 0;
 
 before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rangeserve-hints-'));
-  file = path.join(dir, 'big.bin');
   skip = pageCacheSkipReason(dir);
-  if (!skip) sha = writeDataFile(file, SIZE);
 });
 after(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -40,8 +39,10 @@ after(() => {
 
 /** Undefined when the file could not be evicted (a filesystem that ignores DONTNEED): nothing to measure. */
 async function downloadCold(env: Record<string, string>): Promise<{ resident: number } | undefined> {
-  // Right after a download (the previous case) a few pages can still be pinned for a moment:
-  // evict again until none is left, and give up (skip) only if the file really stays cached.
+  // A fresh file per case: pages of a file the previous case just sent may stay pinned for a while.
+  const name = `big-${cases++}.bin`;
+  file = path.join(dir, name);
+  sha = writeDataFile(file, SIZE);
   const cold = await waitFor(() => {
     evict(file);
     return residentBytes(file) === 0;
@@ -50,7 +51,7 @@ async function downloadCold(env: Record<string, string>): Promise<{ resident: nu
   let srv: TestServer | undefined;
   try {
     srv = await startTestServer({ FILES_ROOT: dir, ...env });
-    const got = await download(srv.url, '/files/big.bin');
+    const got = await download(srv.url, `/files/${name}`);
     assert.equal(got.status, 200);
     assert.equal(got.bytes, SIZE);
     assert.equal(got.sha256, sha);
@@ -61,6 +62,7 @@ async function downloadCold(env: Record<string, string>): Promise<{ resident: nu
     return { resident: residentBytes(file) };
   } finally {
     await srv?.stop();
+    fs.rmSync(file, { force: true });
   }
 }
 
