@@ -6,7 +6,7 @@
  * client has kept reading). A chunk from the buffer pool goes back to it from
  * the write's callback, once the socket is done with its bytes.
  *
- * Compared with a Readable + pipeline (body-stream.ts) it has no stream
+ * Compared with a Readable + pipeline (what it replaced) it has no stream
  * buffering of its own and no per-chunk stream bookkeeping; failures are
  * reported the same way (errors with the same codes), and the caller destroys
  * the response.
@@ -14,9 +14,10 @@
 import type { ServerResponse } from 'node:http';
 import { finished } from 'node:stream/promises';
 import type { BodyPiece } from '../core/types';
-import { ShortReadError, type ChunkReader } from './body-stream';
+import { ShortReadError, type ChunkReader } from './chunk-reader';
 import type { BufferPool } from './buffer-pool';
 import { chunkSizeAt } from './chunk-size';
+import type { SendOutcome } from './types';
 
 class PrematureCloseError extends Error {
   readonly code = 'ERR_STREAM_PREMATURE_CLOSE';
@@ -79,4 +80,44 @@ export async function pumpBody(
   }
   res.end();
   await finished(res);
+}
+
+/** How a failed send ended, from the error and the state of the response. */
+export function failureReason(err: unknown, res: ServerResponse): 'aborted' | 'short-read' | 'io-error' | 'timeout' {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'RS_ERR_SHORT_READ') return 'short-read';
+  if (code === 'RS_ERR_READ_TIMEOUT') return 'timeout';
+  if (code === 'ERR_STREAM_PREMATURE_CLOSE' || res.socket === null || res.socket.destroyed) return 'aborted';
+  return 'io-error';
+}
+
+/**
+ * Pumps `body` into `res` and classifies how it ended; on failure the response is
+ * destroyed, so the client sees a short body, never padding. `alreadySent` counts
+ * body bytes another path wrote before (zero-copy's first chunk).
+ */
+export async function runPump(
+  body: readonly BodyPiece[],
+  reader: ChunkReader,
+  fd: number,
+  chunkBytes: number,
+  res: ServerResponse,
+  pool?: BufferPool,
+  alreadySent = 0,
+): Promise<SendOutcome> {
+  // The client going away cancels a read still waiting for its volume's gate.
+  const gone = new AbortController();
+  const onClose = (): void => gone.abort();
+  res.once('close', onClose);
+  const progress: PumpProgress = { bytes: 0 };
+  try {
+    await pumpBody(body, reader, fd, chunkBytes, res, progress, gone.signal, pool);
+    return { ok: true, bytes: alreadySent + progress.bytes };
+  } catch (err) {
+    const reason = failureReason(err, res);
+    if (!res.destroyed) res.destroy();
+    return { ok: false, bytes: alreadySent + progress.bytes, reason };
+  } finally {
+    res.off('close', onClose);
+  }
 }

@@ -16,7 +16,7 @@
  * fd is never closed under one.
  */
 import type { BodyPiece } from '../core/types';
-import type { ChunkReader } from './body-stream';
+import type { ChunkReader } from './chunk-reader';
 import { chunkSizeAt } from './chunk-size';
 import type { OpenedRaw } from './fs-ops';
 import type { OpenedFile } from './types';

@@ -19,7 +19,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { BodyPiece } from '../core/types';
-import type { ChunkReader } from './body-stream';
+import type { ChunkReader } from './chunk-reader';
 import { chunkSizeAt } from './chunk-size';
 import { readerOf, type DirEntry, type Engine, type OpenedFile, type PathStat, type ReaderFile, type SendOutcome } from './types';
 

@@ -7,20 +7,12 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { BodyPiece } from '../core/types';
-import type { ChunkReader } from './body-stream';
-import { pumpBody, type PumpProgress } from './body-pump';
+import type { ChunkReader } from './chunk-reader';
+import { failureReason, runPump } from './body-pump';
 import type { BufferPool } from './buffer-pool';
 import { isSmallBody, sendSmallBody } from './small-body';
 import { tryZeroCopy } from '../zero-copy';
 import type { SendOutcome } from './types';
-
-function reasonOf(err: unknown, res: ServerResponse): 'aborted' | 'short-read' | 'io-error' | 'timeout' {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'RS_ERR_SHORT_READ') return 'short-read';
-  if (code === 'RS_ERR_READ_TIMEOUT') return 'timeout';
-  if (code === 'ERR_STREAM_PREMATURE_CLOSE' || res.socket === null || res.socket.destroyed) return 'aborted';
-  return 'io-error';
-}
 
 export interface SendOptions {
   /** Bodies of at most this many bytes take the lean path (small-body.ts); 0: never. Default 0. */
@@ -38,22 +30,8 @@ export async function sendBody(
   options: SendOptions = {},
 ): Promise<SendOutcome> {
   // Small bodies (below zero-copy's minimum anyway) in one write; then sendfile where it can; else the pump.
-  if (isSmallBody(body, options.smallBodyBytes ?? 0)) return sendSmallBody(body, reader, fd, res, reasonOf);
+  if (isSmallBody(body, options.smallBodyBytes ?? 0)) return sendSmallBody(body, reader, fd, res, failureReason);
   const z = await tryZeroCopy(body, fd, res, reader, chunkBytes);
   if (z) return z;
-  // The client going away cancels a read still waiting for its volume's gate.
-  const gone = new AbortController();
-  const onClose = (): void => gone.abort();
-  res.once('close', onClose);
-  const progress: PumpProgress = { bytes: 0 };
-  try {
-    await pumpBody(body, reader, fd, chunkBytes, res, progress, gone.signal, options.pool);
-    return { ok: true, bytes: progress.bytes };
-  } catch (err) {
-    const reason = reasonOf(err, res);
-    if (!res.destroyed) res.destroy();
-    return { ok: false, bytes: progress.bytes, reason };
-  } finally {
-    res.off('close', onClose);
-  }
+  return runPump(body, reader, fd, chunkBytes, res, options.pool);
 }

@@ -12,7 +12,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { BodyPiece } from '../core/types';
-import { ShortReadError, type ChunkReader } from './body-stream';
+import { ShortReadError, type ChunkReader } from './chunk-reader';
 import type { SendOutcome } from './types';
 
 type Reason = Extract<SendOutcome, { ok: false }>['reason'];

@@ -9,7 +9,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { BodyPiece, FileMeta } from '../core/types';
-import type { ChunkReader } from './body-stream';
+import type { ChunkReader } from './chunk-reader';
 
 export type EngineName = 'stream' | 'worker';
 

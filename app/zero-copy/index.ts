@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { BodyPiece } from '../core/types';
-import type { ChunkReader } from '../engines/body-stream';
+import type { ChunkReader } from '../engines/chunk-reader';
 import { chunkSizeAt } from '../engines/chunk-size';
 import { reportSent } from '../engines/gated-file';
 import { planHints, type HintOptions, type HintSettings } from '../native/hint-policy';

@@ -1,15 +1,15 @@
 /**
  * The rest of a body through the JS path, for the rare zero-copy attempt that
  * fails after its first chunk is on the wire (a file system that cannot
- * splice, no descriptor left for a dup). Same BodyStream as every engine, so
+ * splice, no descriptor left for a dup). The same pump as every engine, so
  * back-pressure, short reads and aborts behave as on the JS path.
  */
 import type { ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
-import { BodyStream, type ChunkReader } from '../engines/body-stream';
+import { runPump } from '../engines/body-pump';
+import type { ChunkReader } from '../engines/chunk-reader';
 import type { SendOutcome } from '../engines/types';
 
-export async function sendRestInJs(
+export function sendRestInJs(
   start: number,
   end: number,
   reader: ChunkReader,
@@ -18,23 +18,5 @@ export async function sendRestInJs(
   res: ServerResponse,
   alreadySent: number,
 ): Promise<SendOutcome> {
-  const gone = new AbortController();
-  const onClose = (): void => gone.abort();
-  res.once('close', onClose);
-  const stream = new BodyStream([{ kind: 'file', start, end }], reader, fd, chunkBytes, gone.signal);
-  try {
-    await pipeline(stream, res);
-    return { ok: true, bytes: alreadySent + stream.bytesProduced };
-  } catch (err) {
-    const code = (err as { code?: unknown } | null)?.code;
-    const reason =
-      code === 'RS_ERR_SHORT_READ' ? 'short-read'
-      : code === 'RS_ERR_READ_TIMEOUT' ? 'timeout'
-      : res.socket === null || res.socket.destroyed || code === 'ERR_STREAM_PREMATURE_CLOSE' ? 'aborted'
-      : 'io-error';
-    if (!res.destroyed) res.destroy();
-    return { ok: false, bytes: alreadySent + stream.bytesProduced, reason };
-  } finally {
-    res.off('close', onClose);
-  }
+  return runPump([{ kind: 'file', start, end }], reader, fd, chunkBytes, res, undefined, alreadySent);
 }

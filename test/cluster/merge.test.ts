@@ -12,6 +12,7 @@ import { Collector, PrimaryAsker, type Peer } from '../../app/cluster/collect';
 import { mergeMetrics, mergeReadiness, type MetricsJson, type WorkerReadiness } from '../../app/cluster/merge';
 import type { Collected, PrimaryMessage, Snapshot } from '../../app/cluster/messages';
 import type { VolumeReport } from '../../app/volumes';
+import { samples } from '../helpers/prometheus';
 
 /** A worker's registry shaped like app/metrics.ts, with the given counts. */
 async function workerMetrics(w: { responses: number; bytes: number; latencies: number[]; state: number; inflight: number }): Promise<MetricsJson> {
@@ -29,16 +30,6 @@ async function workerMetrics(w: { responses: number; bytes: number; latencies: n
   return reg.getMetricsAsJSON();
 }
 
-/** `name{labels} value` lines of Prometheus text, as a map. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
 
 describe('mergeMetrics', () => {
   test('counters and histograms add up exactly, the state gauge takes the max, other gauges add, cluster gauges are set', async () => {

@@ -16,6 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { sleep, waitFor } from '../helpers/proc';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { alive, killAll } from './util';
+import { samples } from '../helpers/prometheus';
 
 const IO = process.env['RS_TEST_MODE'] === 'cluster-worker' ? 'worker' : 'stream';
 const SIZE = 300_007;
@@ -47,16 +48,6 @@ function get(url: string, p: string, agent: http.Agent | false, headers: Record<
 
 const sha = (b: Buffer): string => crypto.createHash('sha256').update(b).digest('hex');
 
-/** `name{labels} value` lines of the Prometheus text. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
 
 async function metrics(url: string): Promise<Map<string, number>> {
   const r = await get(url, '/metrics', false);

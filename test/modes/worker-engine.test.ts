@@ -118,7 +118,7 @@ describe('worker engine', () => {
     const before = rssKiB([pid]);
 
     // Each client sends its GET and never reads. The server fills the kernel's
-    // socket buffers, then BodyStream stops: one chunk buffered in the stream
+    // socket buffers, then the pump stops: one chunk being written
     // plus the chunk the response is still writing (plus at most one read in
     // flight), i.e. about 2-3 chunks of 1 MiB per download. Reading the files
     // in would be 100 × 64 MiB.

@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { BodyPiece } from '../../app/core/types';
-import type { ChunkReader } from '../../app/engines/body-stream';
+import type { ChunkReader } from '../../app/engines/chunk-reader';
 import { sendBody } from '../../app/engines/send-body';
 import { bodyBytes, isSmallBody } from '../../app/engines/small-body';
 import type { SendOutcome } from '../../app/engines/types';
