@@ -57,7 +57,9 @@ describe('zero-copy per volume', { skip: skipReason, timeout: 120_000 }, () => {
     fs.writeFileSync(path.join(fx.root, 'fast', 'big.bin'), fastBig);
     // Written to the FUSE daemon's backing folder; the mount passes it through.
     fs.writeFileSync(path.join(fx.base, 'backing', 'big.bin'), crypto.randomBytes(32 * MiB));
-    server = await startTestServer(isolationEnv(fx.root));
+    // Pinned: this suite is about the sendfile path itself, so it must not follow a ZERO_COPY=off run
+    // (the JS path's isolation is test/isolation/'s, which does follow it).
+    server = await startTestServer(isolationEnv(fx.root, { ZERO_COPY: 'auto' }));
   });
   after(async () => {
     for (const r of running) r.req.destroy();
