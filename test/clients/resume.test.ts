@@ -14,6 +14,7 @@ import { makeFixtures, pattern, sha256, type Fixtures } from '../helpers/fixture
 import { raw } from '../helpers/http';
 import { sleep, waitFor } from '../helpers/proc';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { SUITE_TIMEOUT_MS } from '../helpers/timeouts';
 
 const SIZE = 24 * 1024 * 1024;
 let fx: Fixtures;
@@ -63,7 +64,7 @@ after(async () => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-describe(`real clients resume (${process.env['RS_TEST_MODE'] ?? 'stream'})`, () => {
+describe(`real clients resume (${process.env['RS_TEST_MODE'] ?? 'stream'})`, { timeout: SUITE_TIMEOUT_MS }, () => {
   test('curl -C - resumes an interrupted download byte-exactly; on a complete file it gets 416 and exits 0', { skip: !have('curl') }, async () => {
     const out = path.join(work, 'curl.bin');
     const url = `${srv.url}/files/movie.bin`;

@@ -13,6 +13,7 @@ import { hints as loaded } from '../../app/native/addon';
 import { sha256 } from '../helpers/fixtures';
 import { raw } from '../helpers/http';
 import { startTestServer } from '../helpers/server';
+import { SUITE_TIMEOUT_MS } from '../helpers/timeouts';
 
 interface HintsHealth {
   readonly hints: { readonly active: boolean; readonly reason: string };
@@ -51,7 +52,7 @@ async function check(env: Record<string, string>): Promise<{ health: HintsHealth
   }
 }
 
-describe('hints status on /healthz and in the start-up log', () => {
+describe('hints status on /healthz and in the start-up log', { timeout: SUITE_TIMEOUT_MS }, () => {
   test('RANGESERVE_ADDON=off: off, and says it was disabled', async () => {
     const r = await check({ RANGESERVE_ADDON: 'off' });
     assert.deepEqual(r.health, { active: false, reason: 'disabled by RANGESERVE_ADDON=off' });

@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { hints } from '../../app/native/addon';
 import { raw } from '../helpers/http';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { SUITE_TIMEOUT_MS } from '../helpers/timeouts';
 
 interface IoHealth {
   readonly pools: number;
@@ -66,7 +67,7 @@ const cases = [
   { setting: 'be:7', ionice: 'best-effort: prio 7', reading: { class: 'be', level: 7 } },
 ] as const;
 
-describe('IO_PRIORITY in the worker engine', () => {
+describe('IO_PRIORITY in the worker engine', { timeout: SUITE_TIMEOUT_MS }, () => {
   for (const c of cases) {
     test(`IO_PRIORITY=${c.setting}: exactly the reader threads run in it, the main thread is unchanged`, async (t) => {
       if (skip) return t.skip(skip);

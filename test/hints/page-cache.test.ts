@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { download, evict, pageCacheSkipReason, residentBytes, writeDataFile } from '../helpers/page-cache';
 import { waitFor } from '../helpers/proc';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { SUITE_TIMEOUT_MS } from '../helpers/timeouts';
 
 const MiB = 1024 * 1024;
 const SIZE = 256 * MiB;
@@ -67,7 +68,7 @@ async function downloadCold(env: Record<string, string>): Promise<{ resident: nu
 }
 
 for (const mode of ['stream', 'worker'] as const) {
-  describe(`page-cache footprint of a 256 MiB download, ${mode} engine`, () => {
+  describe(`page-cache footprint of a 256 MiB download, ${mode} engine`, { timeout: SUITE_TIMEOUT_MS }, () => {
     test('hints on, DONTNEED threshold 64 MiB: at most a few MiB stay resident', async (t) => {
       if (skip) return t.skip(skip);
       const got = await downloadCold({ MODE: mode, HINTS: 'on', HINT_DONTNEED_THRESHOLD: '64MiB' });

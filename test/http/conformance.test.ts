@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { BIG_SIZE, bigTail, F_LM, F_SIZE, makeFixtures, pattern, UNICODE_NAME, type Fixtures } from '../helpers/fixtures';
 import { parseMultipart, raw, type RawResponse } from '../helpers/http';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { SUITE_TIMEOUT_MS } from '../helpers/timeouts';
 
 let fx: Fixtures;
 let srv: TestServer;
@@ -257,7 +258,7 @@ const cases: Case[] = [
       'Access-Control-Allow-Headers': (v) => { for (const h of ['Range', 'If-Range', 'If-Match', 'If-None-Match', 'If-Modified-Since', 'If-Unmodified-Since']) assert.ok(v?.includes(h), h); } }) },
 ];
 
-describe(`checklist over HTTP (${process.env['RS_TEST_MODE'] ?? 'stream'})`, () => {
+describe(`checklist over HTTP (${process.env['RS_TEST_MODE'] ?? 'stream'})`, { timeout: SUITE_TIMEOUT_MS }, () => {
   for (const c of cases) {
     test(`row ${c.row}: ${c.name}`, async () => {
       const r = await raw(srv.url, { method: c.method ?? 'GET', path: c.path ?? '/files/f.bin', headers: c.headers?.() ?? {} });

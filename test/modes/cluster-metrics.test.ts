@@ -17,6 +17,7 @@ import { sleep, waitFor } from '../helpers/proc';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { alive, killAll } from './util';
 import { samples } from '../helpers/prometheus';
+import { SUITE_TIMEOUT_MS } from '../helpers/timeouts';
 
 const IO = process.env['RS_TEST_MODE'] === 'cluster-worker' ? 'worker' : 'stream';
 const SIZE = 300_007;
@@ -80,7 +81,7 @@ after(async () => {
   fs.rmSync(base, { recursive: true, force: true });
 });
 
-describe(`cluster /metrics and /readyz (CLUSTER_IO=${IO})`, () => {
+describe(`cluster /metrics and /readyz (CLUSTER_IO=${IO})`, { timeout: SUITE_TIMEOUT_MS }, () => {
   test('downloads served by both workers add up exactly; either worker answers the same; kill -9 of one still answers', async () => {
     srv = await startTestServer({ FILES_ROOT: base, MODE: 'cluster', CLUSTER_IO: IO, WORKERS: '2' });
     if (srv.child.pid !== undefined) pids.add(srv.child.pid);

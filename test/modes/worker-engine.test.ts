@@ -13,6 +13,7 @@ import { raw } from '../helpers/http';
 import { rssKiB, sleep } from '../helpers/proc';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { health, killAll } from './util';
+import { SUITE_TIMEOUT_MS } from '../helpers/timeouts';
 
 const MiB = 1024 * 1024;
 const BIG = 64 * MiB;
@@ -37,7 +38,7 @@ after(async () => {
   fx?.cleanup();
 });
 
-describe('worker engine', () => {
+describe('worker engine', { timeout: SUITE_TIMEOUT_MS }, () => {
   test('a reader thread that dies ends its response short (never hangs) and is replaced', async () => {
     // The body must go through the reader threads to reach the crash hook, not through sendfile.
     srv = await startTestServer({ FILES_ROOT: fx.root, MODE: 'worker', ZERO_COPY: 'off', RS_TEST_CRASH_READER_AT: String(CRASH_AT) });

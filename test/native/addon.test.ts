@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 
 import { addon, hints, type IoPriorityReading, type NativeAddon } from '../../app/native/addon';
+import { SUITE_TIMEOUT_MS } from '../helpers/timeouts';
 
 const skip = hints.active ? false : `native addon inactive: ${hints.reason}`;
 const MiB = 1024 * 1024;
@@ -33,7 +34,7 @@ function systemError(code: string, errno: number, syscall: string): (err: unknow
   };
 }
 
-describe('native addon', { skip }, () => {
+describe('native addon', { skip, timeout: SUITE_TIMEOUT_MS }, () => {
   let dir = '';
   let file = '';
   let fd = -1;

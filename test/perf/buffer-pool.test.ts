@@ -13,10 +13,11 @@ import { after, before, describe, test } from 'node:test';
 import { BufferPool } from '../../app/engines/buffer-pool';
 import { sha256 } from '../helpers/fixtures';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { SUITE_TIMEOUT_MS } from '../helpers/timeouts';
 
 const MiB = 1024 * 1024;
 
-describe('BufferPool', () => {
+describe('BufferPool', { timeout: SUITE_TIMEOUT_MS }, () => {
   test('keeps at most maxFree buffers, reuses them, ignores buffers it did not make', () => {
     const pool = new BufferPool(4096, 2);
     const a = pool.take();
@@ -59,7 +60,7 @@ function download(url: string, slow: boolean): Promise<{ status: number; body: B
   });
 }
 
-describe('pooled buffers over HTTP', () => {
+describe('pooled buffers over HTTP', { timeout: SUITE_TIMEOUT_MS }, () => {
   let srv: TestServer | undefined;
   let root: string;
   let data: Buffer;

@@ -18,6 +18,7 @@ import type { Engine, OpenedFile } from '../../app/engines/types';
 import { sha256 } from '../helpers/fixtures';
 import { raw } from '../helpers/http';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { SUITE_TIMEOUT_MS } from '../helpers/timeouts';
 
 const T0 = new Date('2021-03-04T05:06:07Z');
 const T1 = new Date('2022-03-04T05:06:07Z');
@@ -62,7 +63,7 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 const engines: [string, () => Engine][] = [['stream', () => createStreamEngine({ chunkBytes: 65536 })]];
 
 for (const [engineName, makeInner] of engines) {
-  describe(`open-file cache over the ${engineName} engine`, () => {
+  describe(`open-file cache over the ${engineName} engine`, { timeout: SUITE_TIMEOUT_MS }, () => {
     // Each row changes the file after a first (cached) read; the second read must see the new bytes.
     const changes: { name: string; change(p: string): Buffer }[] = [
       {
@@ -164,7 +165,7 @@ for (const [engineName, makeInner] of engines) {
   });
 }
 
-describe('where the open-file cache applies', () => {
+describe('where the open-file cache applies', { timeout: SUITE_TIMEOUT_MS }, () => {
   const rows: { env: Record<string, string>; applies: boolean | 'unless hints are active' }[] = [
     { env: { MODE: 'stream', HINTS: 'off' }, applies: true },
     { env: { MODE: 'cluster', CLUSTER_IO: 'stream', HINTS: 'off' }, applies: true },
@@ -182,7 +183,7 @@ describe('where the open-file cache applies', () => {
   }
 });
 
-describe('open-file cache over HTTP', () => {
+describe('open-file cache over HTTP', { timeout: SUITE_TIMEOUT_MS }, () => {
   let srv: TestServer | undefined;
   let root: string;
   before(async () => {

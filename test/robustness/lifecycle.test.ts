@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { makeFixtures, pattern, sha256, type Fixtures } from '../helpers/fixtures';
 import { openFilesUnder, servingPids, sleep, waitFor } from '../helpers/proc';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { SUITE_TIMEOUT_MS } from '../helpers/timeouts';
 
 const BIG = 64 * 1024 * 1024;
 let fx: Fixtures;
@@ -64,7 +65,7 @@ function rest(p: Partial): Promise<{ body: Buffer; complete: boolean }> {
   });
 }
 
-describe(`downloads while files change (${process.env['RS_TEST_MODE'] ?? 'stream'})`, () => {
+describe(`downloads while files change (${process.env['RS_TEST_MODE'] ?? 'stream'})`, { timeout: SUITE_TIMEOUT_MS }, () => {
   test('row 70: 200 downloads aborted after the first chunk leave no descriptor open', async () => {
     const pids = await servingPids(srv.url);
     const baseline = openFilesUnder(pids, fx.root);

@@ -22,6 +22,7 @@ import { createApp } from '../../app/http/app';
 import { metricsRegistry } from '../../app/metrics';
 import { configureZeroCopy, zeroCopyStatus } from '../../app/zero-copy';
 import { makeFixtures, pattern, sha256, type Fixtures } from '../helpers/fixtures';
+import { SUITE_TIMEOUT_MS } from '../helpers/timeouts';
 
 const SIZE = 16 * 1024 * 1024;
 let fx: Fixtures;
@@ -58,7 +59,7 @@ after(() => {
 });
 
 for (const mode of ['stream', 'worker'] as const) {
-  describe(`TLS never takes the zero-copy path (${mode} engine)`, () => {
+  describe(`TLS never takes the zero-copy path (${mode} engine)`, { timeout: SUITE_TIMEOUT_MS }, () => {
     let engine: Engine;
     let tlsServer: https.Server;
     let plainServer: http.Server;

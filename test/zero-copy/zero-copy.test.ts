@@ -15,6 +15,7 @@ import { raw } from '../helpers/http';
 import { openFds, servingPids, sleep, waitFor } from '../helpers/proc';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { get, metric, pipelined, timedGet, unreadDownload } from './util';
+import { SUITE_TIMEOUT_MS } from '../helpers/timeouts';
 
 const MiB = 1024 * 1024;
 const LARGE = 64 * MiB;
@@ -37,7 +38,7 @@ async function healthOf(url: string): Promise<{ zeroCopy?: { active: boolean; re
 }
 
 for (const engine of ['stream', 'worker'] as const) {
-  describe(`zero-copy, ${engine} engine`, () => {
+  describe(`zero-copy, ${engine} engine`, { timeout: SUITE_TIMEOUT_MS }, () => {
     let srv: TestServer;
     before(async () => {
       srv = await startTestServer({ FILES_ROOT: fx.root, MODE: engine, ZERO_COPY: 'auto', STALL_TIMEOUT_MS: '1500' });
@@ -169,7 +170,7 @@ for (const engine of ['stream', 'worker'] as const) {
   });
 }
 
-describe('ZERO_COPY=off', () => {
+describe('ZERO_COPY=off', { timeout: SUITE_TIMEOUT_MS }, () => {
   let srv: TestServer;
   before(async () => {
     srv = await startTestServer({ FILES_ROOT: fx.root, MODE: 'stream', ZERO_COPY: 'off' });
