@@ -100,6 +100,7 @@ describe('a slow volume does not stall a healthy one', { skip: skipReason, timeo
     assert.ok(ok, 'the probe restored the volume');
     const full = await raw(server.url, { path: '/files/slow/f1.bin' });
     assert.equal(full.status, 200);
+    assert.ok(full.complete, `full download complete (${full.body.length} bytes)`);
     assert.equal(sha(full.body), sha(fx.slowData));
     const cut = 300_000;
     const first = await raw(server.url, { path: '/files/slow/f2.bin', headers: { Range: `bytes=0-${cut - 1}` } });
@@ -107,6 +108,7 @@ describe('a slow volume does not stall a healthy one', { skip: skipReason, timeo
     const etag = String(first.headers.etag);
     const rest = await raw(server.url, { path: '/files/slow/f2.bin', headers: { Range: `bytes=${cut}-`, 'If-Range': etag } });
     assert.equal(rest.status, 206);
+    assert.ok(first.complete && rest.complete, `both parts complete (${first.body.length}: ${first.complete}, ${rest.body.length}: ${rest.complete})`);
     assert.equal(sha(Buffer.concat([first.body, rest.body])), sha(fx.slowData));
   });
 });

@@ -14,6 +14,7 @@ import { makeFixtures, pattern, type Fixtures } from '../helpers/fixtures';
 import { openFilesUnder, sleep, waitFor } from '../helpers/proc';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { alive, getStatus, health, killAll, sha256File, slowDownload, writeRandomFile } from './util';
+import { SUITE_TIMEOUT_MS } from '../helpers/timeouts';
 
 const MiB = 1024 * 1024;
 const IO = process.env['RS_TEST_MODE'] === 'cluster-worker' ? 'worker' : 'stream';
@@ -61,7 +62,7 @@ after(async () => {
   fx?.cleanup();
 });
 
-describe(`cluster mode (CLUSTER_IO=${IO})`, () => {
+describe(`cluster mode (CLUSTER_IO=${IO})`, { timeout: SUITE_TIMEOUT_MS }, () => {
   test('/healthz names the mode, the engine and the worker pids', async () => {
     const srv = await start();
     const h = await health(srv.url);
@@ -116,12 +117,15 @@ describe(`cluster mode (CLUSTER_IO=${IO})`, () => {
       const code = await srv.stop('SIGTERM');
       const stoppedMs = Date.now() - t0;
       assert.equal(code, 0, 'primary exits 0');
-      // A cut client may still be reading what its kernel buffered, slowly: bounded all the same.
+      // A cut client may still be reading what its kernel buffered, slowly: bounded all the same
+      // (a connection whose bytes stop coming is given up after STALL_GIVE_UP_MS: it ended short).
       const results = await Promise.all(downloads.map((d) => d.done));
+      const stalled = results.filter((r) => r.stalled).length;
+      if (stalled > 0) process.stdout.write(`# ${stalled} of 10 connections went silent without a FIN or RST and were given up\n`);
       for (const r of results) {
         assert.equal(r.status, 200);
         assert.equal(r.length, 16 * MiB);
-        if (grace > 1000) assert.ok(r.complete, `complete (${r.received} of ${r.length})`);
+        if (grace > 1000) assert.ok(r.complete, `complete (${r.received} of ${r.length}${r.stalled ? ', stalled' : ''})`);
         else assert.ok(!r.complete && r.received < r.length, `short (${r.received} of ${r.length})`);
       }
       if (grace <= 1000) assert.ok(stoppedMs < grace + 3_000, `primary exited ${stoppedMs} ms after SIGTERM`);

@@ -60,9 +60,29 @@ export interface SlowDownload {
   /** Resolves once the first body bytes arrived. */
   readonly started: Promise<void>;
   /** Resolves when the response ended (complete or cut). */
-  readonly done: Promise<{ status: number; length: number; received: number; complete: boolean }>;
+  readonly done: Promise<SlowDownloadResult>;
   destroy(): void;
 }
+
+export interface SlowDownloadResult {
+  readonly status: number;
+  readonly length: number;
+  readonly received: number;
+  readonly complete: boolean;
+  /** No byte for STALL_GIVE_UP_MS while the client wanted more: given up, like a client's read timeout. */
+  readonly stalled: boolean;
+}
+
+/**
+ * How long a slow download waits for its next byte before giving up. A server
+ * that cuts a download with bytes still in its socket's send buffer leaves the
+ * kernel to deliver them (an orphaned socket); if the kernel drops that socket
+ * without a FIN or RST reaching the client (seen once in cluster mode with
+ * SHUTDOWN_GRACE_MS=500: the client stayed ESTABLISHED with no peer for 10
+ * minutes), a client without a read timeout waits forever. Real clients have
+ * one; so does this one.
+ */
+export const STALL_GIVE_UP_MS = 15_000;
 
 /** A GET whose client reads at about `bytesPerSec` (pausing the response between slices). */
 export function slowDownload(url: string, bytesPerSec: number): SlowDownload {
@@ -73,25 +93,47 @@ export function slowDownload(url: string, bytesPerSec: number): SlowDownload {
     failStart = reject;
   });
   let req!: http.ClientRequest;
-  const done = new Promise<{ status: number; length: number; received: number; complete: boolean }>((resolve) => {
+  const done = new Promise<SlowDownloadResult>((resolve) => {
     req = http.get(url, { agent: false }, (res) => {
       const length = Number(res.headers['content-length']);
       let received = 0;
       let budget = 0;
       const t0 = Date.now();
       let settled = false;
+      let stalled = false;
+      let resumeTimer: NodeJS.Timeout | undefined;
+      let stallTimer: NodeJS.Timeout | undefined;
       const finish = (): void => {
         if (settled) return;
         settled = true;
-        resolve({ status: res.statusCode ?? 0, length, received, complete: res.complete && received === length });
+        clearTimeout(resumeTimer);
+        clearTimeout(stallTimer);
+        resolve({ status: res.statusCode ?? 0, length, received, complete: !stalled && res.complete && received === length, stalled });
       };
+      // Armed only while the client reads (not during its own pauses).
+      const armStall = (): void => {
+        clearTimeout(stallTimer);
+        stallTimer = setTimeout(() => {
+          stalled = true;
+          finish();
+          req.destroy();
+        }, STALL_GIVE_UP_MS);
+      };
+      armStall();
       res.on('data', (d: Buffer) => {
         if (received === 0) markStarted();
         received += d.length;
         budget = ((Date.now() - t0) / 1000) * bytesPerSec;
         if (received > budget) {
           res.pause();
-          setTimeout(() => res.resume(), Math.min(1_000, ((received - budget) / bytesPerSec) * 1000));
+          clearTimeout(stallTimer);
+          clearTimeout(resumeTimer);
+          resumeTimer = setTimeout(() => {
+            res.resume();
+            armStall();
+          }, Math.min(1_000, ((received - budget) / bytesPerSec) * 1000));
+        } else {
+          armStall();
         }
       });
       res.on('end', finish);
@@ -100,7 +142,7 @@ export function slowDownload(url: string, bytesPerSec: number): SlowDownload {
     });
     req.on('error', (e) => {
       failStart(e);
-      resolve({ status: 0, length: NaN, received: 0, complete: false });
+      resolve({ status: 0, length: NaN, received: 0, complete: false, stalled: false });
     });
   });
   started.catch(() => undefined);
