@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import { raw } from '../helpers/http';
+import { MAIN } from '../helpers/server';
 
 export interface Health {
   readonly mode: string;
@@ -16,21 +17,29 @@ export async function health(url: string): Promise<Health> {
   return JSON.parse((await raw(url, { path: '/healthz' }, 5_000)).body.toString()) as Health;
 }
 
+/**
+ * True while `pid` is a server process of this build (the primary, a cluster worker or a
+ * single server: each runs MAIN). The identity check matters: pid_max is 32768 here, so a
+ * pid seen earlier can belong to anything by now (another test run's server, a curl), and
+ * must neither count as "still running" nor be killed in clean-up. A zombie has an empty
+ * cmdline: it has exited.
+ */
 export function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes(MAIN);
+  } catch {
+    return false;
   }
 }
 
+/** SIGKILLs those of `pids` that are still server processes of this build (see alive()). */
 export function killAll(pids: Iterable<number>): void {
   for (const pid of pids) {
+    if (!alive(pid)) continue;
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
-      // already gone
+      // gone meanwhile
     }
   }
 }
