@@ -10,8 +10,8 @@ import mime from 'mime-types';
 import type { Logger } from 'pino';
 import { planResponse } from '../core/plan';
 import type { FileMeta, PlanRequest, ResponsePlan } from '../core/types';
-import type { Engine, OpenedFile } from '../engines/types';
-import { errorCode, isUnavailable, prefetchBody, withRequestBudget, type RequestBudget } from '../volumes';
+import type { Engine, OpenedFile, PathStat } from '../engines/types';
+import { errorCode, isUnavailable, prefetchBody, requestBudget, type RequestBudget } from '../volumes';
 import { parseQueryPath, parseUrlPath, type PathParse } from '../fs/request-path';
 import { dispositionHeader } from './disposition';
 import { sendListing } from './listing';
@@ -125,7 +125,7 @@ export function createFilesRoute(opts: FilesRouteOptions) {
     let file: OpenedFile | undefined;
     try {
       if (method === 'GET' && plan.body.some((p) => p.kind === 'file')) {
-        file = await engine.open(real);
+        file = await engine.open(real, { body: plan.body, budget });
         // The path may have been replaced between stat and open. The fd is what we
         // will read, so its fstat decides the validators and lengths.
         if (file.meta.size !== stat.size || file.meta.mtimeNs !== stat.mtimeNs) {
@@ -133,7 +133,7 @@ export function createFilesRoute(opts: FilesRouteOptions) {
         }
         // The first read happens before the status line: a disk that fails or
         // hangs right away still gets a clean 503 + Retry-After.
-        await prefetchBody(file, plan.body);
+        await prefetchBody(file, plan.body, budget);
       }
       outcome.partial = plan.partial;
       if (res.destroyed) {
@@ -196,10 +196,12 @@ export function createFilesRoute(opts: FilesRouteOptions) {
     }
     const candidate = path.join(rootReal, ...parsed.segments);
     let real: string;
+    let st: PathStat;
     try {
-      real = await engine.realpath(candidate);
+      ({ real, stat: st } = await engine.resolve(candidate, { budget }));
     } catch (err) {
       if (isUnavailable(err)) throw err; // 503, not 404: the volume failed, the file may well be there
+      if ((err as { syscall?: unknown } | null)?.syscall !== 'realpath') throw err; // stat of the real path: mapped below
       sendShort(res, statusForFsError(err) === 403 ? 403 : 404, {}, undefined, headOnly);
       return;
     }
@@ -212,7 +214,6 @@ export function createFilesRoute(opts: FilesRouteOptions) {
       sendShort(res, 404, {}, undefined, headOnly);
       return;
     }
-    const st = await engine.stat(real);
     if (st.kind === 'directory') {
       if (!parsed.directory) {
         const location = (urlBase.endsWith('/') ? urlBase : urlBase + '/');
@@ -225,6 +226,7 @@ export function createFilesRoute(opts: FilesRouteOptions) {
         dirReal: real,
         urlPath: urlBase.endsWith('/') ? urlBase : urlBase + '/',
         showDotfiles: opts.showDotfiles,
+        budget,
       });
       outcome.ended = 'complete';
       return;
@@ -238,9 +240,8 @@ export function createFilesRoute(opts: FilesRouteOptions) {
   }
 
   return function filesRoute(req: IncomingMessage, res: ServerResponse, outcome: RequestOutcome): Promise<void> {
-    const run = (budget: RequestBudget): Promise<void> => handle(req, res, outcome, budget);
-    const handled = opts.headerBudgetMs === undefined ? run({ until: Infinity }) : withRequestBudget(opts.headerBudgetMs, run);
-    return handled.catch((err: unknown) => {
+    const budget = opts.headerBudgetMs === undefined ? { until: Infinity } : requestBudget(opts.headerBudgetMs);
+    return handle(req, res, outcome, budget).catch((err: unknown) => {
       if (isUnavailable(err)) {
         // A slow, busy, degraded or failing volume: before the headers a 503 the
         // client may retry; after them the response just ends short.

@@ -24,9 +24,13 @@
 
 #include <napi.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -60,8 +64,8 @@ constexpr double kMaxSafeInteger = 9007199254740991.0;
 
 // ErrnoName returns the symbolic name of an errno value. A switch (not
 // strerrorname_np) keeps the build portable to older C libraries; the list covers
-// every error posix_fadvise(2) and ioprio_set(2)/ioprio_get(2) document, plus a few
-// that a kernel may return through them.
+// every error posix_fadvise(2), ioprio_set(2)/ioprio_get(2), realpath(3) and stat(2)
+// document, plus a few that a kernel may return through them.
 const char* ErrnoName(int err) {
   switch (err) {
     case EBADF: return "EBADF";
@@ -78,6 +82,13 @@ const char* ErrnoName(int err) {
     case EAGAIN: return "EAGAIN";
     case ENODEV: return "ENODEV";
     case EOVERFLOW: return "EOVERFLOW";
+    case ENOENT: return "ENOENT";
+    case ENOTDIR: return "ENOTDIR";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case ELOOP: return "ELOOP";
+    case ESTALE: return "ESTALE";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case ENOTCONN: return "ENOTCONN";
 #if defined(ENOTSUP) && (!defined(EOPNOTSUPP) || ENOTSUP != EOPNOTSUPP)
     case ENOTSUP: return "ENOTSUP";
 #endif
@@ -429,11 +440,94 @@ Napi::Object MakeConstants(Napi::Env env) {
   return c;
 }
 
+// ResolveStatWorker runs realpath(3) and then stat(2) of the result in one task on
+// libuv's threadpool: a request resolves and stats its path in one pool hop
+// instead of two (each hop is a wake-up of a pool thread and of the event loop,
+// which dominated the cost of a small range; docs/performance.md).
+class ResolveStatWorker : public Napi::AsyncWorker {
+ public:
+  ResolveStatWorker(Napi::Env env, std::string path)
+      : Napi::AsyncWorker(env, "rangeserve:resolveStat"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        path_(std::move(path)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    char* real = realpath(path_.c_str(), nullptr);
+    if (real == nullptr) {
+      error_ = errno;
+      syscall_ = "realpath";
+      return;
+    }
+    real_ = real;
+    free(real);
+    if (stat(real_.c_str(), &st_) != 0) {
+      error_ = errno;
+      syscall_ = "stat";
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_ != 0) {
+      ThrowErrno(env, error_, syscall_);
+      Napi::Error error = env.GetAndClearPendingException();
+      deferred_.Reject(error.Value());
+      return;
+    }
+    Napi::Object out = Napi::Object::New(env);
+    const char* kind = S_ISREG(st_.st_mode) ? "file" : S_ISDIR(st_.st_mode) ? "directory" : "other";
+    out.Set("real", Napi::String::New(env, real_));
+    out.Set("kind", Napi::String::New(env, kind));
+    out.Set("size", Napi::Number::New(env, static_cast<double>(st_.st_size)));
+#ifdef __APPLE__
+    const struct timespec& mtim = st_.st_mtimespec;
+#else
+    const struct timespec& mtim = st_.st_mtim;
+#endif
+    uint64_t mtime_ns = static_cast<uint64_t>(mtim.tv_sec) * 1000000000ULL + static_cast<uint64_t>(mtim.tv_nsec);
+    out.Set("mtimeNs", Napi::BigInt::New(env, mtime_ns));
+    out.Set("dev", Napi::Number::New(env, static_cast<double>(st_.st_dev)));
+    out.Set("ino", Napi::BigInt::New(env, static_cast<uint64_t>(st_.st_ino)));
+    deferred_.Resolve(out);
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  std::string real_;
+  struct stat st_ {};
+  int error_ = 0;
+  const char* syscall_ = "";
+};
+
+// ResolveStat implements resolveStat(path) -> Promise<{ real, kind, size, mtimeNs,
+// dev, ino }>; a failure rejects with a Node-style error whose syscall names the
+// step that failed ('realpath' or 'stat').
+Napi::Value ResolveStat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "The \"path\" argument must be of type string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (path.find('\0') != std::string::npos) {
+    Napi::TypeError::New(env, "The \"path\" argument must not contain null bytes").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* worker = new ResolveStatWorker(env, std::move(path));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fadvise", Napi::Function::New(env, Fadvise, "fadvise"));
   exports.Set("fadviseAsync", Napi::Function::New(env, FadviseAsync, "fadviseAsync"));
   exports.Set("ioprioSet", Napi::Function::New(env, IoprioSet, "ioprioSet"));
   exports.Set("ioprioGet", Napi::Function::New(env, IoprioGet, "ioprioGet"));
+  exports.Set("resolveStat", Napi::Function::New(env, ResolveStat, "resolveStat"));
   exports.Set("constants", MakeConstants(env));
   rangeserve_zero_copy::InitZeroCopy(env, exports);
 #ifdef __linux__
