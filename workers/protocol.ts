@@ -25,7 +25,7 @@ export type ReaderTask =
   | { readonly op: 'stat'; readonly path: string }
   | { readonly op: 'realpath'; readonly path: string }
   /** realpath, then stat of the result: one task instead of two. */
-  | { readonly op: 'resolve'; readonly path: string }
+  | { readonly op: 'resolve'; readonly path: string; readonly readAhead?: { readonly fd: number; readonly position: number; readonly length: number } }
   | { readonly op: 'open'; readonly path: string }
   | { readonly op: 'list'; readonly path: string }
   | { readonly op: 'close'; readonly fd: number }

@@ -140,7 +140,7 @@ function run(task: ReaderTask): unknown {
     case 'realpath':
       return fs.realpathSync.native(task.path);
     case 'resolve':
-      return resolvePathSync(task.path);
+      return resolvePathSync(task.path, task.readAhead);
     case 'open':
       return openRegularSync(task.path);
     case 'list':

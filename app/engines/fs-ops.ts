@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FileMeta } from '../core/types';
 import type { BufferPool } from './buffer-pool';
-import type { DirEntry, PathStat, Resolved } from './types';
+import type { DirEntry, PathStat, Resolved, ResolveOptions } from './types';
 import { addon } from '../native/addon';
 import type { RequestBudget } from '../volumes/deadline';
 
@@ -36,21 +36,37 @@ export async function statPath(p: string): Promise<PathStat> {
   return toPathStat(await fs.promises.stat(p, { bigint: true }));
 }
 
-/** realpath then stat: one threadpool task with the addon's resolveStat, two without it. */
-export async function resolvePath(p: string): Promise<Resolved> {
+/**
+ * realpath then stat: one threadpool task with the addon's resolveStat, two without it.
+ * With `readAhead`, the addon also reads those bytes in the same task (a guess: without
+ * the addon, or if the read fails, there is simply no `readAhead` in the result).
+ */
+export async function resolvePath(p: string, readAhead?: ResolveOptions['readAhead']): Promise<Resolved> {
   const native = addon?.resolveStat;
   if (native) {
-    const r = await native.call(addon, p);
-    return { real: r.real, stat: { kind: r.kind, size: r.size, mtimeNs: r.mtimeNs, dev: r.dev, ino: r.ino } };
+    const buf = readAhead ? Buffer.allocUnsafe(readAhead.length) : undefined;
+    const r = readAhead && buf ? await native.call(addon, p, readAhead.fd, readAhead.position, buf) : await native.call(addon, p);
+    const stat: PathStat = { kind: r.kind, size: r.size, mtimeNs: r.mtimeNs, dev: r.dev, ino: r.ino };
+    const n = r.bytesRead ?? -1;
+    return buf && n >= 0 ? { real: r.real, stat, readAhead: buf.subarray(0, n) } : { real: r.real, stat };
   }
   const real = await fs.promises.realpath(p);
   return { real, stat: await statPath(real) };
 }
 
-/** The synchronous twin of resolvePath, for reader threads. */
-export function resolvePathSync(p: string): Resolved {
+/** The synchronous twin of resolvePath, for reader threads (the read is a copy across the thread boundary). */
+export function resolvePathSync(p: string, readAhead?: ResolveOptions['readAhead']): Resolved {
   const real = fs.realpathSync.native(p);
-  return { real, stat: toPathStat(fs.statSync(real, { bigint: true })) };
+  const stat = toPathStat(fs.statSync(real, { bigint: true }));
+  if (!readAhead) return { real, stat };
+  try {
+    // Its own ArrayBuffer: structured clone copies a view's whole buffer, never just the view.
+    const buf = Buffer.allocUnsafeSlow(readAhead.length);
+    const n = fs.readSync(readAhead.fd, buf, 0, readAhead.length, readAhead.position);
+    return { real, stat, readAhead: buf.subarray(0, n) };
+  } catch {
+    return { real, stat };
+  }
 }
 
 export class NotRegularFileError extends Error {

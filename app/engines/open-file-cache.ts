@@ -31,7 +31,7 @@ import type { BodyPiece } from '../core/types';
 import type { ChunkReader } from './chunk-reader';
 import { chunkSizeAt } from './chunk-size';
 import type { Prefetching, RequestBudget } from '../volumes';
-import { readerOf, type DirEntry, type Engine, type OpenedFile, type OpenOptions, type OpOptions, type PathStat, type ReaderFile, type Resolved, type SendOutcome } from './types';
+import { readerOf, type DirEntry, type Engine, type OpenedFile, type OpenOptions, type OpOptions, type PathStat, type ReaderFile, type Resolved, type ResolveOptions, type EarlyRead, type SendOutcome } from './types';
 
 export interface OpenFileCacheOptions {
   /** Entries kept at most (0 turns the cache off: the inner engine is returned as is). */
@@ -64,6 +64,8 @@ export interface OpenFileCacheStats {
   invalidations: number;
   /** Opens passed to the inner engine because the body needs per-download hints. */
   private: number;
+  /** Hits whose first chunk was read in the same operation as the resolve (one pool hop). */
+  early: number;
   evictions: number;
 }
 
@@ -84,7 +86,7 @@ function sameFile(st: PathStat, file: OpenedFile): boolean {
 export function withOpenFileCache(inner: Engine, options: OpenFileCacheOptions): Engine & { cacheStats(): OpenFileCacheStats } {
   const entries = new Map<string, Entry>(); // insertion order = LRU order (a hit re-inserts)
   const fresh = new Map<string, PathStat>();
-  const stats: OpenFileCacheStats = { entries: 0, hits: 0, misses: 0, invalidations: 0, evictions: 0, private: 0 };
+  const stats: OpenFileCacheStats = { entries: 0, hits: 0, misses: 0, invalidations: 0, evictions: 0, private: 0, early: 0 };
   let closed = false;
 
   const release = (e: Entry): void => {
@@ -109,16 +111,26 @@ export function withOpenFileCache(inner: Engine, options: OpenFileCacheOptions):
     return body !== undefined && body.every((b) => b.kind !== 'file' || b.end - b.start + 1 <= limit);
   };
 
+  /** The body's first read: where, and the size the send path will ask for (chunk-size.ts). */
+  const firstRead = (body: readonly BodyPiece[]): { position: number; length: number } | undefined => {
+    const first = body.find((b) => b.kind === 'file');
+    if (!first || first.kind !== 'file' || first.end < first.start) return undefined;
+    return { position: first.start, length: Math.min(chunkSizeAt(0, options.chunkBytes), first.end - first.start + 1) };
+  };
+
   /**
    * `opener`: this request opened the entry. With hints active, its prefetch is the
    * inner file's own, which sends the body's open-time hints on the new descriptor.
+   * `early`: the body's first chunk, already read with the resolve.
    */
-  function lease(e: Entry, opener = false): ReaderFile & { prefetch(body: readonly BodyPiece[]): Promise<void> } {
+  function lease(e: Entry, opener = false, early?: EarlyRead): ReaderFile & { prefetch(body: readonly BodyPiece[]): Promise<void> } {
     e.refs++;
     e.lastUsed = Date.now();
     const shared = e.file.reader;
     // Each request has its own prefetched chunk: requests sharing the descriptor never take each other's.
-    let prefetched: { position: number; length: number; data: Promise<Buffer> } | undefined;
+    let prefetched: { position: number; length: number; data: Promise<Buffer> } | undefined = early
+      ? { position: early.position, length: early.length, data: Promise.resolve(early.data) }
+      : undefined;
     let done = false;
     const reader: ChunkReader = {
       read(fd: number, position: number, length: number, signal?: AbortSignal, budget?: RequestBudget): Promise<Buffer> {
@@ -144,12 +156,11 @@ export function withOpenFileCache(inner: Engine, options: OpenFileCacheOptions):
           // a concurrent borrower's asking for the same bytes: the same data either way).
           return own.call(e.file, body, budget);
         }
-        const first = body.find((b) => b.kind === 'file');
-        if (!first || first.kind !== 'file' || first.end < first.start) return;
-        // The size the body's first file read will ask for (chunk-size.ts), so it is served from here.
-        const length = Math.min(chunkSizeAt(0, options.chunkBytes), first.end - first.start + 1);
-        const data = shared.read(e.file.fd, first.start, length, undefined, budget);
-        prefetched = { position: first.start, length, data };
+        const first = firstRead(body);
+        if (!first) return;
+        if (prefetched && prefetched.position === first.position && prefetched.length === first.length) return; // read early
+        const data = shared.read(e.file.fd, first.position, first.length, undefined, budget);
+        prefetched = { ...first, data };
         await data;
       },
       close(): Promise<void> {
@@ -167,6 +178,10 @@ export function withOpenFileCache(inner: Engine, options: OpenFileCacheOptions):
     if (fresh.size >= FRESH_MAX) fresh.clear();
     fresh.set(p, st);
   };
+  // Requested path -> the real path its last resolve found: what guess() answers from.
+  const realOf = new Map<string, string>();
+  // Early reads handed out by resolve(), and the entry each was read from.
+  const earlyFrom = new WeakMap<EarlyRead, Entry>();
 
   async function statOf(p: string, o?: OpOptions): Promise<PathStat> {
     const st = fresh.get(p);
@@ -180,10 +195,41 @@ export function withOpenFileCache(inner: Engine, options: OpenFileCacheOptions):
   const engine: Engine & { cacheStats(): OpenFileCacheStats } = {
     name: inner.name,
     realpath: (p, o) => inner.realpath(p, o),
-    async resolve(p: string, o?: OpOptions): Promise<Resolved> {
-      const r = await inner.resolve(p, o);
-      if (r.stat.kind === 'file') remember(r.real, r.stat);
-      return r;
+    guess(p: string): Resolved | undefined {
+      const real = realOf.get(p);
+      const e = real === undefined ? undefined : entries.get(real);
+      if (!e || real === undefined) return undefined;
+      const f = e.file;
+      return { real, stat: { kind: 'file', size: f.meta.size, mtimeNs: f.meta.mtimeNs, dev: f.dev, ...(f.ino !== undefined ? { ino: f.ino } : {}) } };
+    },
+    async resolve(p: string, o?: ResolveOptions): Promise<Resolved> {
+      // With the body planned from guess(), the inner engine reads its first chunk from the
+      // cached descriptor in the same operation; kept only if the stat shows the same file.
+      const real = o?.body && !closed && mayShare(o.body) ? realOf.get(p) : undefined;
+      const e = real === undefined ? undefined : entries.get(real);
+      const ahead = e && o?.body ? firstRead(o.body) : undefined;
+      let r: Resolved;
+      if (e && ahead) {
+        e.refs++; // the descriptor stays open while the read is in the kernel
+        try {
+          r = await inner.resolve(p, { ...(o?.budget ? { budget: o.budget } : {}), readAhead: { fd: e.file.fd, ...ahead } });
+        } finally {
+          e.refs--;
+          release(e);
+        }
+      } else {
+        r = await inner.resolve(p, o?.budget ? { budget: o.budget } : undefined);
+      }
+      if (r.stat.kind !== 'file') return { real: r.real, stat: r.stat };
+      remember(r.real, r.stat);
+      if (realOf.size >= FRESH_MAX) realOf.clear();
+      realOf.set(p, r.real);
+      if (e && ahead && r.readAhead && !e.retired && r.real === e.path && sameFile(r.stat, e.file)) {
+        const early: EarlyRead = { ...ahead, data: r.readAhead };
+        earlyFrom.set(early, e);
+        return { real: r.real, stat: r.stat, early };
+      }
+      return { real: r.real, stat: r.stat };
     },
     async stat(p: string, o?: OpOptions): Promise<PathStat> {
       const st = await inner.stat(p, o);
@@ -203,7 +249,9 @@ export function withOpenFileCache(inner: Engine, options: OpenFileCacheOptions):
         stats.hits++;
         entries.delete(p); // re-insert: most recently used last
         entries.set(p, hit);
-        return lease(hit);
+        const early = o?.early && earlyFrom.get(o.early) === hit ? o.early : undefined;
+        if (early) stats.early++;
+        return lease(hit, false, early);
       }
       if (hit) {
         stats.invalidations++;

@@ -23,7 +23,7 @@ import { addon } from '../native/addon';
 import type { HintSettings } from '../native/hint-policy';
 import { hintStatus } from '../native/hint-status';
 import { sendBody } from './send-body';
-import { readerOf, type DirEntry, type Engine, type OpenedFile, type OpenOptions, type OpOptions, type PathStat, type Resolved, type SendOutcome } from './types';
+import { readerOf, type DirEntry, type Engine, type OpenedFile, type OpenOptions, type OpOptions, type PathStat, type Resolved, type ResolveOptions, type SendOutcome } from './types';
 import { currentVolumes, type VolumeRegistry } from '../volumes';
 
 export interface StreamEngineOptions {
@@ -65,7 +65,7 @@ export function createStreamEngine(options: StreamEngineOptions): Engine {
   return {
     name: 'stream',
     realpath: (p: string, o?: OpOptions) => run(p, 'realpath', () => fs.promises.realpath(p), o),
-    resolve: (p: string, o?: OpOptions): Promise<Resolved> => run(p, 'resolve', () => resolvePath(p), o),
+    resolve: (p: string, o?: ResolveOptions): Promise<Resolved> => run(p, 'resolve', () => resolvePath(p, o?.readAhead), o),
     stat: (p: string, o?: OpOptions): Promise<PathStat> => run(p, 'stat', () => statPath(p), o),
     async open(p: string, o?: OpenOptions): Promise<OpenedFile> {
       const file = await openGatedFile(p, gates, () => openRegular(p), ops, options.chunkBytes, o?.budget);

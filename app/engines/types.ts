@@ -29,6 +29,31 @@ export interface PathStat {
 export interface Resolved {
   readonly real: string;
   readonly stat: PathStat;
+  /** The bytes of `ResolveOptions.readAhead`, read in the same operation (possibly fewer; absent if not made). */
+  readonly readAhead?: Buffer;
+  /**
+   * The open-file cache's early first read (`ResolveOptions.body`), already checked
+   * against `stat`: hand it to open() (`OpenOptions.early`), which serves it as the
+   * body's first chunk. Opaque to callers.
+   */
+  readonly early?: EarlyRead;
+}
+
+/** See {@link Resolved.early}. */
+export interface EarlyRead {
+  readonly position: number;
+  readonly length: number;
+  readonly data: Buffer;
+}
+
+export interface ResolveOptions extends OpOptions {
+  /**
+   * The body a caller expects to send, planned from {@link Engine.guess}: an engine
+   * that holds the file open may read its first chunk in the same operation.
+   */
+  readonly body?: readonly BodyPiece[];
+  /** Read these bytes of an open descriptor in the same operation, after the stat (when the engine can). */
+  readonly readAhead?: { readonly fd: number; readonly position: number; readonly length: number };
 }
 
 /** A regular file opened for reading; meta comes from fstat of this very fd. */
@@ -87,6 +112,8 @@ export interface OpenOptions extends OpOptions {
    * per-download page-cache hints).
    */
   readonly body?: readonly BodyPiece[];
+  /** The early read that resolve() returned for this path. */
+  readonly early?: EarlyRead;
 }
 
 export interface Engine {
@@ -99,7 +126,13 @@ export interface Engine {
    * Rejects with the fs error of the step that failed; its `syscall` is 'realpath'
    * when the path itself could not be resolved.
    */
-  resolve(path: string, opts?: OpOptions): Promise<Resolved>;
+  resolve(path: string, opts?: ResolveOptions): Promise<Resolved>;
+  /**
+   * What the last resolve() of this path found, while that file is still held open
+   * (the open-file cache): no I/O, only a guess to plan with, so resolve() can read
+   * the body's first chunk in the same operation. Undefined when there is none.
+   */
+  guess?(path: string): Resolved | undefined;
   /** fs.stat (follows symlinks). Rejects with the fs error (code ENOENT, EACCES, ...). */
   stat(path: string, opts?: OpOptions): Promise<PathStat>;
   /**

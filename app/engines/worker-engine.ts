@@ -33,7 +33,7 @@ import type { IoPriority } from '../native/addon';
 import type { Hint, HintSettings } from '../native/hint-policy';
 import { hintStatus } from '../native/hint-status';
 import { sendBody } from './send-body';
-import { readerOf, type DirEntry, type Engine, type OpenedFile, type OpenOptions, type OpOptions, type PathStat, type Resolved, type SendOutcome } from './types';
+import { readerOf, type DirEntry, type Engine, type OpenedFile, type OpenOptions, type OpOptions, type PathStat, type Resolved, type ResolveOptions, type SendOutcome } from './types';
 import { gatesOf, openGatedFile, type GatedFile, type HintOps, type RawFileOps } from './gated-file';
 import { currentVolumes, type Volume, type VolumeRegistry } from '../volumes';
 
@@ -257,7 +257,11 @@ export function createWorkerEngine(options: WorkerEngineOptions): Engine {
   return {
     name: 'worker',
     realpath: (p: string, o?: OpOptions): Promise<string> => run(p, 'realpath', () => poolFor(p).run({ op: 'realpath', path: p }), o),
-    resolve: (p: string, o?: OpOptions): Promise<Resolved> => run(p, 'resolve', () => poolFor(p).run({ op: 'resolve', path: p }), o),
+    resolve: (p: string, o?: ResolveOptions): Promise<Resolved> =>
+      run(p, 'resolve', () => poolFor(p).run({ op: 'resolve', path: p, ...(o?.readAhead ? { readAhead: o.readAhead } : {}) }), o).then((r) =>
+        // Structured clone turns the read's Buffer into a plain Uint8Array.
+        r.readAhead ? { ...r, readAhead: Buffer.from(r.readAhead.buffer, r.readAhead.byteOffset, r.readAhead.byteLength) } : r,
+      ),
     stat: (p: string, o?: OpOptions): Promise<PathStat> => run(p, 'stat', () => poolFor(p).run({ op: 'stat', path: p }), o),
     async open(p: string, o?: OpenOptions): Promise<OpenedFile> {
       const file = await openGatedFile(p, gates, () => poolFor(p).run({ op: 'open', path: p }), rawOps(p), options.chunkBytes, o?.budget);

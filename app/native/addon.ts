@@ -67,6 +67,8 @@ export interface ResolvedStat {
   readonly mtimeNs: bigint;
   readonly dev: number;
   readonly ino: bigint;
+  /** With a read-ahead: bytes read into the buffer, or -1 if the read failed. */
+  readonly bytesRead?: number;
 }
 
 export interface NativeAddon {
@@ -90,8 +92,12 @@ export interface NativeAddon {
    * libuv's threadpool (one pool hop instead of two). Rejects like fs does, with
    * `syscall` naming the step that failed ('realpath' or 'stat'). Optional: an addon
    * built before it existed lacks it.
+   *
+   * With `fd`, `position` and `buffer`, the same task then preads `buffer.length` bytes
+   * of `fd` at `position` into `buffer` and reports `bytesRead` (-1 if that read failed,
+   * which never fails the call).
    */
-  resolveStat?(path: string): Promise<ResolvedStat>;
+  resolveStat?(path: string, fd?: number, position?: number, buffer?: Buffer): Promise<ResolvedStat>;
   /**
    * ioprioSet sets the I/O priority of the CALLING THREAD (ioprio_set with
    * IOPRIO_WHO_PROCESS, who = 0). `level` is 0..7 (default 0); 'rt' needs

@@ -25,6 +25,7 @@
 #include <napi.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <climits>
@@ -444,12 +445,25 @@ Napi::Object MakeConstants(Napi::Env env) {
 // libuv's threadpool: a request resolves and stats its path in one pool hop
 // instead of two (each hop is a wake-up of a pool thread and of the event loop,
 // which dominated the cost of a small range; docs/performance.md).
+//
+// With a descriptor, a position and a buffer, the same task then also preads
+// into the buffer: the open-file cache's guess of the first read of a small
+// range, which the caller keeps only if the stat shows the cached file is still
+// the one at the path. A failed read only means no guess (bytesRead -1).
 class ResolveStatWorker : public Napi::AsyncWorker {
  public:
   ResolveStatWorker(Napi::Env env, std::string path)
       : Napi::AsyncWorker(env, "rangeserve:resolveStat"),
         deferred_(Napi::Promise::Deferred::New(env)),
         path_(std::move(path)) {}
+
+  void ReadAhead(int fd, int64_t position, Napi::Buffer<uint8_t> buffer) {
+    fd_ = fd;
+    position_ = position;
+    data_ = buffer.Data();
+    length_ = buffer.Length();
+    buffer_ = Napi::Persistent(buffer.As<Napi::Object>());
+  }
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
@@ -465,6 +479,14 @@ class ResolveStatWorker : public Napi::AsyncWorker {
     if (stat(real_.c_str(), &st_) != 0) {
       error_ = errno;
       syscall_ = "stat";
+      return;
+    }
+    if (fd_ >= 0) {
+      ssize_t n;
+      do {
+        n = pread(fd_, data_, length_, static_cast<off_t>(position_));
+      } while (n < 0 && errno == EINTR);
+      bytes_read_ = n < 0 ? -1 : static_cast<int64_t>(n);
     }
   }
 
@@ -490,8 +512,11 @@ class ResolveStatWorker : public Napi::AsyncWorker {
     out.Set("mtimeNs", Napi::BigInt::New(env, mtime_ns));
     out.Set("dev", Napi::Number::New(env, static_cast<double>(st_.st_dev)));
     out.Set("ino", Napi::BigInt::New(env, static_cast<uint64_t>(st_.st_ino)));
+    if (fd_ >= 0) out.Set("bytesRead", Napi::Number::New(env, static_cast<double>(bytes_read_)));
     deferred_.Resolve(out);
   }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
   Napi::Promise::Deferred deferred_;
@@ -500,11 +525,18 @@ class ResolveStatWorker : public Napi::AsyncWorker {
   struct stat st_ {};
   int error_ = 0;
   const char* syscall_ = "";
+  int fd_ = -1;
+  int64_t position_ = 0;
+  uint8_t* data_ = nullptr;
+  size_t length_ = 0;
+  int64_t bytes_read_ = -1;
+  // Keeps the caller's buffer alive (and its memory in place) while the task runs.
+  Napi::ObjectReference buffer_;
 };
 
-// ResolveStat implements resolveStat(path) -> Promise<{ real, kind, size, mtimeNs,
-// dev, ino }>; a failure rejects with a Node-style error whose syscall names the
-// step that failed ('realpath' or 'stat').
+// ResolveStat implements resolveStat(path[, fd, position, buffer]) -> Promise<{ real,
+// kind, size, mtimeNs, dev, ino[, bytesRead] }>; a failure of realpath or stat rejects
+// with a Node-style error whose syscall names the step ('realpath' or 'stat').
 Napi::Value ResolveStat(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) {
@@ -516,7 +548,23 @@ Napi::Value ResolveStat(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "The \"path\" argument must not contain null bytes").ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  bool read_ahead = info.Length() >= 2 && !info[1].IsUndefined();
+  int64_t fd = -1;
+  int64_t position = 0;
+  if (read_ahead) {
+    if (!ReadSafeInteger(info, 1, "fd", 0, &fd)) return env.Undefined();
+    if (fd > INT32_MAX) {
+      Napi::RangeError::New(env, "The value of \"fd\" is out of range. It must be an int32").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (!ReadSafeInteger(info, 2, "position", 0, &position)) return env.Undefined();
+    if (info.Length() < 4 || !info[3].IsBuffer()) {
+      Napi::TypeError::New(env, "The \"buffer\" argument must be a Buffer").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
   auto* worker = new ResolveStatWorker(env, std::move(path));
+  if (read_ahead) worker->ReadAhead(static_cast<int>(fd), position, info[3].As<Napi::Buffer<uint8_t>>());
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

@@ -176,6 +176,50 @@ for (const [engineName, makeInner] of engines) {
       }
     });
 
+    test('a held file is guessed; its first chunk is read with the resolve, and only kept for the same file', async () => {
+      const engine = withOpenFileCache(makeInner(), { max: 10, idleMs: 60_000, chunkBytes: 65536 });
+      try {
+        const p = path.join(dir, `${engineName}-early.bin`);
+        const v1 = content(8, 200_000);
+        put(p, v1, T0);
+        assert.equal(engine.guess!(p), undefined, 'nothing is guessed before the file was resolved and opened');
+        // The route's order: resolve, open (with the plan's body), read through the lease.
+        const serve = async (body: BodyPiece[], expect: Buffer): Promise<boolean> => {
+          const g = engine.guess!(p);
+          const r = await engine.resolve(p, g ? { body } : {});
+          const f = await engine.open(r.real, { body, ...(r.early ? { early: r.early } : {}) });
+          try {
+            const piece = body[0]!;
+            assert.ok(piece.kind === 'file');
+            const reader = (f as OpenedFile & { reader: { read(fd: number, p: number, l: number): Promise<Buffer> } }).reader;
+            const got = await reader.read(f.fd, piece.start, piece.end - piece.start + 1);
+            assert.equal(sha256(got), sha256(expect.subarray(piece.start, piece.end + 1)));
+          } finally {
+            await f.close();
+          }
+          return r.early !== undefined;
+        };
+        assert.equal(await serve(span(0, 4095), v1), false, 'first request: a miss');
+        assert.deepEqual(engine.guess!(p)?.stat.size, 200_000);
+        assert.equal(await serve(span(10_000, 14_095), v1), true, 'second: read with the resolve');
+        assert.equal(await serve(span(190_000, 199_999), v1), true);
+        assert.equal(engine.cacheStats().early, 2);
+        // Replaced by rename (same size and mtime): the guess reads the old descriptor, which must not be served.
+        const v2 = content(9, 200_000);
+        put(p + '.tmp', v2, T0);
+        fs.renameSync(p + '.tmp', p);
+        assert.equal(await serve(span(10_000, 14_095), v2), false, 'the old file was read early but not kept');
+        assert.equal(await serve(span(20_000, 24_095), v2), true, 'the new file is held now');
+        // Changed in place: new size.
+        fs.appendFileSync(p, Buffer.alloc(10, 1));
+        const v3 = Buffer.concat([v2, Buffer.alloc(10, 1)]);
+        assert.equal(await serve(span(199_995, 200_009), v3), false);
+        assert.equal(engine.cacheStats().early, 3);
+      } finally {
+        await engine.close();
+      }
+    });
+
     test('bounded: least recently used entries are evicted, idle ones closed; a lent descriptor outlives its eviction', async () => {
       const engine = withOpenFileCache(makeInner(), { max: 2, idleMs: 200, chunkBytes: 65536 });
       try {
