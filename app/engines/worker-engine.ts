@@ -33,7 +33,7 @@ import type { IoPriority } from '../native/addon';
 import type { Hint, HintSettings } from '../native/hint-policy';
 import { hintStatus } from '../native/hint-status';
 import { sendBody } from './send-body';
-import { readerOf, type DirEntry, type Engine, type OpenedFile, type PathStat, type SendOutcome } from './types';
+import { readerOf, type DirEntry, type Engine, type OpenedFile, type OpenOptions, type OpOptions, type PathStat, type Resolved, type ResolveOptions, type SendOutcome } from './types';
 import { gatesOf, openGatedFile, type GatedFile, type HintOps, type RawFileOps } from './gated-file';
 import { currentVolumes, type Volume, type VolumeRegistry } from '../volumes';
 
@@ -256,15 +256,20 @@ export function createWorkerEngine(options: WorkerEngineOptions): Engine {
 
   return {
     name: 'worker',
-    realpath: (p: string): Promise<string> => run(p, 'realpath', () => poolFor(p).run({ op: 'realpath', path: p })),
-    stat: (p: string): Promise<PathStat> => run(p, 'stat', () => poolFor(p).run({ op: 'stat', path: p })),
-    async open(p: string): Promise<OpenedFile> {
-      const file = await openGatedFile(p, gates, () => poolFor(p).run({ op: 'open', path: p }), rawOps(p), options.chunkBytes);
+    realpath: (p: string, o?: OpOptions): Promise<string> => run(p, 'realpath', () => poolFor(p).run({ op: 'realpath', path: p }), o),
+    resolve: (p: string, o?: ResolveOptions): Promise<Resolved> =>
+      run(p, 'resolve', () => poolFor(p).run({ op: 'resolve', path: p, ...(o?.readAhead ? { readAhead: o.readAhead } : {}) }), o).then((r) =>
+        // Structured clone turns the read's Buffer into a plain Uint8Array.
+        r.readAhead ? { ...r, readAhead: Buffer.from(r.readAhead.buffer, r.readAhead.byteOffset, r.readAhead.byteLength) } : r,
+      ),
+    stat: (p: string, o?: OpOptions): Promise<PathStat> => run(p, 'stat', () => poolFor(p).run({ op: 'stat', path: p }), o),
+    async open(p: string, o?: OpenOptions): Promise<OpenedFile> {
+      const file = await openGatedFile(p, gates, () => poolFor(p).run({ op: 'open', path: p }), rawOps(p), options.chunkBytes, o?.budget);
       files.set(file, file);
       return file;
     },
     // The whole listing (readdir + one stat per entry) is one task on the folder's volume.
-    list: (p: string): Promise<DirEntry[]> => run(p, 'list', () => poolFor(p).run({ op: 'list', path: p })),
+    list: (p: string, o?: OpOptions): Promise<DirEntry[]> => run(p, 'list', () => poolFor(p).run({ op: 'list', path: p }), o),
     sendBody(file: OpenedFile, body: readonly BodyPiece[], res: ServerResponse): Promise<SendOutcome> {
       // A file that brings its own reader (an open-file cache lease) reads through it.
       const reader = readerOf(file) ?? files.get(file)?.reader;
