@@ -17,14 +17,8 @@ export async function health(url: string): Promise<Health> {
   return JSON.parse((await raw(url, { path: '/healthz' }, 5_000)).body.toString()) as Health;
 }
 
-/**
- * True while `pid` is a server process of this build (the primary, a cluster worker or a
- * single server: each runs MAIN). The identity check matters: pid_max is 32768 here, so a
- * pid seen earlier can belong to anything by now (another test run's server, a curl), and
- * must neither count as "still running" nor be killed in clean-up. A zombie has an empty
- * cmdline: it has exited.
- */
-export function alive(pid: number): boolean {
+/** The server processes of this build run MAIN (the primary, a cluster worker or a single server). */
+function runsMain(pid: number): boolean {
   try {
     return fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes(MAIN);
   } catch {
@@ -32,10 +26,29 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** SIGKILLs those of `pids` that are still server processes of this build (see alive()). */
+/**
+ * True until `pid`, a server process of this build, is gone, i.e. reaped: a killed
+ * worker stays a zombie until its primary has noticed the exit, and tests wait for that.
+ * The identity check matters: pid_max is 32768 here, so a pid seen earlier can belong to
+ * anything by now (another test run's server, a curl) and must not count as "still
+ * running". A zombie's cmdline is empty, so a zombie counts by its name (node) alone.
+ */
+export function alive(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return false;
+  }
+  const m = /^\d+ \((.*)\) (\S)/.exec(stat);
+  if (m?.[2] === 'Z') return m[1] === 'node';
+  return runsMain(pid);
+}
+
+/** SIGKILLs those of `pids` that are running servers of this build, never a process that reused a pid. */
 export function killAll(pids: Iterable<number>): void {
   for (const pid of pids) {
-    if (!alive(pid)) continue;
+    if (!runsMain(pid)) continue;
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
