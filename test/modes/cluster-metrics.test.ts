@@ -159,6 +159,12 @@ describe(`cluster /metrics and /readyz (CLUSTER_IO=${IO})`, { timeout: SUITE_TIM
     const victim = agents[0]![0];
     process.kill(victim, 'SIGKILL');
     assert.ok(await waitFor(() => !alive(victim), 5_000), 'worker gone');
+    // And the primary knows it (its exit handler logs it): until then Node's round-robin can hand a
+    // new connection to the dead worker, and that connection hangs (seen: a /metrics sent 8 ms before
+    // the primary's log line got no answer in 10 s). That window is Node's; this test is about the
+    // collection's bounded wait once a worker is gone.
+    const noticed = (): boolean => srv!.logs.some((l) => l.includes('worker exited unexpectedly') && l.includes(`"workerPid":${victim}`));
+    assert.ok(await waitFor(noticed, 5_000), 'the primary noticed the exit');
     const t0 = performance.now();
     const m = await metrics(srv.url);
     assert.ok(performance.now() - t0 < 3_500, `answered in ${Math.round(performance.now() - t0)} ms`);
