@@ -87,6 +87,10 @@ describe(`cluster mode (CLUSTER_IO=${IO})`, { timeout: SUITE_TIMEOUT_MS }, () =>
     assert.notEqual(code, 0, 'curl reports the cut download');
     const partial = fs.statSync(out).size;
     assert.ok(partial < 200 * MiB, `partial ${partial}`);
+    // Resume once the primary has handled the exit: before that Node's round-robin may hand the
+    // new connection to the dead worker, where it hangs (docs/testing.md).
+    const victim = serving[0]!;
+    assert.ok(await waitFor(() => srv.logs.some((l) => l.includes('worker exited unexpectedly') && l.includes(`"workerPid":${victim}`)), 5_000), 'the primary noticed the exit');
 
     const resumed = run('curl', ['-sS', '-C', '-', '-o', out, url], 60_000);
     assert.equal(await resumed.code, 0, 'curl -C - completes');
