@@ -446,6 +446,48 @@ Napi::Object MakeConstants(Napi::Env env) {
   return c;
 }
 
+// RejectErrno rejects `deferred` with the same Node-style system error ThrowErrno throws.
+void RejectErrno(Napi::Promise::Deferred& deferred, int err, const char* syscall_name) {
+  Napi::Env env = deferred.Env();
+  ThrowErrno(env, err, syscall_name);
+  deferred.Reject(env.GetAndClearPendingException().Value());
+}
+
+// StatObject turns a stat(2) result into { kind, size, mtimeNs, dev, ino }, the
+// fields (and BigInt types) of Node's bigint stat that the engines use.
+Napi::Object StatObject(Napi::Env env, const struct stat& st) {
+  Napi::Object out = Napi::Object::New(env);
+  const char* kind = S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "directory" : "other";
+  out.Set("kind", Napi::String::New(env, kind));
+  out.Set("size", Napi::Number::New(env, static_cast<double>(st.st_size)));
+#ifdef __APPLE__
+  const struct timespec& mtim = st.st_mtimespec;
+#else
+  const struct timespec& mtim = st.st_mtim;
+#endif
+  uint64_t mtime_ns = static_cast<uint64_t>(mtim.tv_sec) * 1000000000ULL + static_cast<uint64_t>(mtim.tv_nsec);
+  out.Set("mtimeNs", Napi::BigInt::New(env, mtime_ns));
+  out.Set("dev", Napi::Number::New(env, static_cast<double>(st.st_dev)));
+  out.Set("ino", Napi::BigInt::New(env, static_cast<uint64_t>(st.st_ino)));
+  return out;
+}
+
+// ReadPath reads argument `index` as a path string without NUL bytes. On failure
+// it leaves a TypeError pending and returns false.
+bool ReadPath(const Napi::CallbackInfo& info, size_t index, std::string* out) {
+  Napi::Env env = info.Env();
+  if (index >= info.Length() || !info[index].IsString()) {
+    Napi::TypeError::New(env, "The \"path\" argument must be of type string").ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = info[index].As<Napi::String>().Utf8Value();
+  if (out->find('\0') != std::string::npos) {
+    Napi::TypeError::New(env, "The \"path\" argument must not contain null bytes").ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
 // ResolveStatWorker runs realpath(3) and then stat(2) of the result in one task on
 // libuv's threadpool: a request resolves and stats its path in one pool hop
 // instead of two (each hop is a wake-up of a pool thread and of the event loop,
@@ -498,25 +540,11 @@ class ResolveStatWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     if (error_ != 0) {
-      ThrowErrno(env, error_, syscall_);
-      Napi::Error error = env.GetAndClearPendingException();
-      deferred_.Reject(error.Value());
+      RejectErrno(deferred_, error_, syscall_);
       return;
     }
-    Napi::Object out = Napi::Object::New(env);
-    const char* kind = S_ISREG(st_.st_mode) ? "file" : S_ISDIR(st_.st_mode) ? "directory" : "other";
+    Napi::Object out = StatObject(env, st_);
     out.Set("real", Napi::String::New(env, real_));
-    out.Set("kind", Napi::String::New(env, kind));
-    out.Set("size", Napi::Number::New(env, static_cast<double>(st_.st_size)));
-#ifdef __APPLE__
-    const struct timespec& mtim = st_.st_mtimespec;
-#else
-    const struct timespec& mtim = st_.st_mtim;
-#endif
-    uint64_t mtime_ns = static_cast<uint64_t>(mtim.tv_sec) * 1000000000ULL + static_cast<uint64_t>(mtim.tv_nsec);
-    out.Set("mtimeNs", Napi::BigInt::New(env, mtime_ns));
-    out.Set("dev", Napi::Number::New(env, static_cast<double>(st_.st_dev)));
-    out.Set("ino", Napi::BigInt::New(env, static_cast<uint64_t>(st_.st_ino)));
     if (fd_ >= 0) out.Set("bytesRead", Napi::Number::New(env, static_cast<double>(bytes_read_)));
     deferred_.Resolve(out);
   }
@@ -544,15 +572,8 @@ class ResolveStatWorker : public Napi::AsyncWorker {
 // with a Node-style error whose syscall names the step ('realpath' or 'stat').
 Napi::Value ResolveStat(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) {
-    Napi::TypeError::New(env, "The \"path\" argument must be of type string").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  if (path.find('\0') != std::string::npos) {
-    Napi::TypeError::New(env, "The \"path\" argument must not contain null bytes").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  std::string path;
+  if (!ReadPath(info, 0, &path)) return env.Undefined();
   bool read_ahead = info.Length() >= 2 && !info[1].IsUndefined();
   int64_t fd = -1;
   int64_t position = 0;
@@ -609,25 +630,11 @@ class OpenStatWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     if (error_ != 0) {
-      ThrowErrno(env, error_, syscall_);
-      Napi::Error error = env.GetAndClearPendingException();
-      deferred_.Reject(error.Value());
+      RejectErrno(deferred_, error_, syscall_);
       return;
     }
-    Napi::Object out = Napi::Object::New(env);
-    const char* kind = S_ISREG(st_.st_mode) ? "file" : S_ISDIR(st_.st_mode) ? "directory" : "other";
+    Napi::Object out = StatObject(env, st_);
     out.Set("fd", Napi::Number::New(env, fd_));
-    out.Set("kind", Napi::String::New(env, kind));
-    out.Set("size", Napi::Number::New(env, static_cast<double>(st_.st_size)));
-#ifdef __APPLE__
-    const struct timespec& mtim = st_.st_mtimespec;
-#else
-    const struct timespec& mtim = st_.st_mtim;
-#endif
-    uint64_t mtime_ns = static_cast<uint64_t>(mtim.tv_sec) * 1000000000ULL + static_cast<uint64_t>(mtim.tv_nsec);
-    out.Set("mtimeNs", Napi::BigInt::New(env, mtime_ns));
-    out.Set("dev", Napi::Number::New(env, static_cast<double>(st_.st_dev)));
-    out.Set("ino", Napi::BigInt::New(env, static_cast<uint64_t>(st_.st_ino)));
     deferred_.Resolve(out);
   }
 
@@ -644,15 +651,8 @@ class OpenStatWorker : public Napi::AsyncWorker {
 // OpenStat implements openStat(path, flags) -> Promise<{ fd, kind, size, mtimeNs, dev, ino }>.
 Napi::Value OpenStat(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) {
-    Napi::TypeError::New(env, "The \"path\" argument must be of type string").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  if (path.find('\0') != std::string::npos) {
-    Napi::TypeError::New(env, "The \"path\" argument must not contain null bytes").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  std::string path;
+  if (!ReadPath(info, 0, &path)) return env.Undefined();
   int64_t flags = 0;
   if (!ReadSafeInteger(info, 1, "flags", 0, &flags)) return env.Undefined();
   if (flags > INT32_MAX) {
