@@ -281,8 +281,12 @@ export function withOpenFileCache(inner: Engine, options: OpenFileCacheOptions):
     async close(): Promise<void> {
       closed = true;
       clearInterval(sweep);
+      const idle = [...entries.values()].filter((e) => e.refs === 0);
       for (const e of [...entries.values()]) retire(e);
       fresh.clear();
+      realOf.clear();
+      // The descriptors' closes run in the inner engine (a reader thread): before it goes.
+      await Promise.allSettled(idle.map((e) => e.file.close()));
       await inner.close();
     },
   };

@@ -57,6 +57,9 @@ export interface WorkerEngineOptions {
 /** Compiled thread code: dist/workers/reader.js, next to dist/app/engines/. */
 export const READER_FILE = path.resolve(__dirname, '../../workers/reader.js');
 
+/** How long closing a pool waits for the tasks its threads are running. */
+const CLOSE_GRACE_MS = 2000;
+
 export class QueueFullError extends Error {
   readonly code = 'RS_ERR_QUEUE_FULL';
   constructor() {
@@ -174,6 +177,10 @@ export class ReaderPool {
     if (this.#closed) return;
     this.#closed = true;
     for (const w of this.#queue.splice(0)) w.reject(toError({ code: 'RS_ERR_POOL_CLOSED', message: 'the reader pool is closed', syscall: undefined }));
+    // Let tasks already running finish (a close in a thread killed mid-task is one whose
+    // outcome nobody knows), but never wait long for a hung disk.
+    const until = Date.now() + CLOSE_GRACE_MS;
+    while (this.#running > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
     await this.#pool.destroy();
   }
 }
@@ -241,13 +248,16 @@ export function createWorkerEngine(options: WorkerEngineOptions): Engine {
             },
           }
         : {}),
-      // fds are process-wide: close through the pool like every other fs call; if
-      // the pool is gone (shutdown), close from the main thread instead.
+      // fds are process-wide: close through the pool like every other fs call. If the
+      // pool was closed before the task started, close from the main thread instead. If
+      // the task was running when its thread died, the close may have happened: closing
+      // again could close a descriptor number already reused by another open (someone
+      // else's file, or libuv's own epoll fd), so the fd is left rather than risk that.
       close: (fd: number): Promise<void> =>
         pool.run({ op: 'close', fd }).then(
           () => undefined,
           (err: { code?: unknown }) => {
-            if (err?.code === 'EBADF') return;
+            if (err?.code !== 'RS_ERR_POOL_CLOSED') return;
             return new Promise<void>((resolve) => fs.close(fd, () => resolve()));
           },
         ),
