@@ -276,7 +276,9 @@ for (const hints of ['off', 'on']) {
       root = fs.mkdtempSync(path.join(os.tmpdir(), 'rangeserve-ofc-http-'));
       put(path.join(root, 'v.bin'), content(1, 100_000), T0);
       // With hints active, only one-read bodies share the cached descriptor (app/engines/index.ts).
-      srv = await startTestServer({ FILES_ROOT: root, OPEN_FILE_CACHE_MAX: '100', HINTS: hints });
+      // MODE pinned: the cache serves the stream engine only (openFileCacheApplies), and this suite
+      // counts its reads, so it must not follow RS_TEST_MODE into the worker engine.
+      srv = await startTestServer({ FILES_ROOT: root, MODE: 'stream', OPEN_FILE_CACHE_MAX: '100', HINTS: hints });
     });
     after(async () => {
       await srv?.stop();
