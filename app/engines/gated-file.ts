@@ -127,7 +127,7 @@ function gatedFile(
       })
     : undefined;
 
-  function readOn(position: number, length: number, signal?: AbortSignal, carried?: readonly Hint[]): Promise<Buffer> {
+  function readOn(position: number, length: number, signal?: AbortSignal, carried?: readonly Hint[], later?: boolean): Promise<Buffer> {
     const kernelRead = (): Promise<Buffer> => {
       const kernel = carried && ops.readWithHints ? ops.readWithHints(raw.fd, position, length, carried) : ops.read(raw.fd, position, length);
       pending.add(kernel);
@@ -135,7 +135,7 @@ function gatedFile(
       kernel.then(drop, drop);
       return kernel;
     };
-    const result = run(p, 'read', kernelRead, signal ? { signal } : undefined);
+    const result = run(p, 'read', kernelRead, signal || later ? { ...(signal ? { signal } : {}), ...(later ? { later } : {}) } : undefined);
     // After the gate has released the read's slot (and before the caller asks for the next chunk).
     if (hints) result.then((buf) => hints.afterRead(position, buf.length), () => undefined);
     return result;
@@ -147,13 +147,13 @@ function gatedFile(
       advanced(position: number, bytes: number): void {
         hints?.afterRead(position, bytes);
       },
-      read(_fd: number, position: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+      read(_fd: number, position: number, length: number, signal?: AbortSignal, later?: boolean): Promise<Buffer> {
         const pre = prefetched;
         if (pre && pre.position === position && pre.length === length) {
           prefetched = undefined;
           return pre.data;
         }
-        return readOn(position, length, signal);
+        return readOn(position, length, signal, undefined, later);
       },
     },
     close(): Promise<void> {

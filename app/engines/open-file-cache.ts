@@ -93,13 +93,13 @@ export function withOpenFileCache(inner: Engine, options: OpenFileCacheOptions):
     let prefetched: { position: number; length: number; data: Promise<Buffer> } | undefined;
     let done = false;
     const reader: ChunkReader = {
-      read(fd: number, position: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+      read(fd: number, position: number, length: number, signal?: AbortSignal, later?: boolean): Promise<Buffer> {
         const pre = prefetched;
         if (pre && pre.position === position && pre.length === length) {
           prefetched = undefined;
           return pre.data;
         }
-        return shared.read(fd, position, length, signal);
+        return shared.read(fd, position, length, signal, later);
       },
     };
     return {
