@@ -39,6 +39,7 @@ const SHORT: Record<string, string> = {
   nginx: 'nginx',
   express: 'express.static',
   plain: 'plain stream',
+  'plain-1m': 'plain stream 1 MiB',
   'rs-stream': 'rs stream',
   'rs-worker': 'rs worker',
   'rs-stream-js': 'rs stream (JS path)',

@@ -85,6 +85,16 @@ export async function pumpBody(
     progress.bytes += chunk.length;
     if (!more) await drained(res);
   };
+  // Read and write in a function of their own: a chunk held in this function's frame would stay
+  // alive (the async frame keeps its registers) while the next wait for room lasts, i.e. for as
+  // long as a paused client stays paused (measured: one 64 KiB chunk per paused download).
+  const copy = async (position: number, want: number): Promise<number> => {
+    // Every chunk after the first is `later`: new requests' operations go before it.
+    const chunk = await reader.read(fd, position, want, signal, progress.bytes > 0);
+    if (chunk.length === 0) throw new ShortReadError();
+    await write(chunk);
+    return chunk.length;
+  };
   let queue: SendQueue | undefined;
   for (const piece of body) {
     if (piece.kind === 'bytes') {
@@ -102,12 +112,7 @@ export async function pumpBody(
         room = await queue.whenRoom(MIN_ROOM_BYTES, res);
         if (res.destroyed) throw new PrematureCloseError();
       }
-      const want = nextRead(progress.bytes, piece.end - position + 1, chunkBytes, room);
-      // Every chunk after the first is `later`: new requests' operations go before it.
-      const chunk = await reader.read(fd, position, want, signal, progress.bytes > 0);
-      if (chunk.length === 0) throw new ShortReadError();
-      position += chunk.length;
-      await write(chunk);
+      position += await copy(position, nextRead(progress.bytes, piece.end - position + 1, chunkBytes, room));
     }
   }
   res.end();
