@@ -23,6 +23,7 @@ import type { BodyPiece } from '../core/types';
 import { ShortReadError, type ChunkReader } from './chunk-reader';
 import type { BufferPool } from './buffer-pool';
 import { chunkSizeAt, RAMP_BYTES } from './chunk-size';
+import { tcpMemoryPressure } from './tcp-pressure';
 import { sendQueueOf, type SendQueue } from './send-queue';
 import type { SendOutcome } from './types';
 
@@ -59,9 +60,29 @@ export const MIN_ROOM_BYTES = 16 * 1024;
  * TCP memory (thousands of paused clients) refuses writes the cap would allow, and
  * then what waits in Node is a young body's small chunk, not a full one.
  */
-export function nextRead(produced: number, rest: number, chunkBytes: number, room: number | undefined): number {
-  const ramp = Math.min(chunkSizeAt(produced, chunkBytes), rest);
-  return room === undefined ? ramp : Math.max(1, Math.min(ramp, room));
+export function nextRead(
+  produced: number,
+  rest: number,
+  chunkBytes: number,
+  room: number | undefined,
+  underPressure: () => boolean = tcpMemoryPressure,
+): number {
+  const ramp = Math.min(chunkSizeAt(produced, chunkBytes, underPressure), rest);
+  return room === undefined || produced === 0 ? ramp : Math.max(1, Math.min(ramp, room));
+}
+
+/** Resolves once `chunk` has left Node for the kernel (then gives it back to `pool`); rejects if the response closes first. */
+function writeFlushed(res: ServerResponse, chunk: Buffer, pool: BufferPool | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onClose = (): void => reject(new PrematureCloseError());
+    res.once('close', onClose);
+    res.write(chunk, (err) => {
+      res.off('close', onClose);
+      pool?.give(chunk);
+      if (err) reject(new PrematureCloseError());
+      else resolve();
+    });
+  });
 }
 
 export interface PumpProgress {
@@ -79,8 +100,16 @@ export async function pumpBody(
   signal?: AbortSignal,
   pool?: BufferPool,
 ): Promise<void> {
+  let queue: SendQueue | undefined;
   const write = async (chunk: Buffer): Promise<void> => {
     if (res.destroyed) throw new PrematureCloseError();
+    if (queue) {
+      // The next read waits until this chunk is in the kernel: a kernel short of TCP memory
+      // refuses writes below the socket's cap, and more chunks would then pile up in Node.
+      progress.bytes += chunk.length;
+      await writeFlushed(res, chunk, pool);
+      return;
+    }
     const more = pool ? res.write(chunk, () => pool.give(chunk)) : res.write(chunk);
     progress.bytes += chunk.length;
     if (!more) await drained(res);
@@ -95,7 +124,6 @@ export async function pumpBody(
     await write(chunk);
     return chunk.length;
   };
-  let queue: SendQueue | undefined;
   for (const piece of body) {
     if (piece.kind === 'bytes') {
       await write(Buffer.from(piece.data, 'latin1'));

@@ -163,7 +163,7 @@ export function sendQueueOf(res: ServerResponse): SendQueue | undefined {
   };
   const room = (): number | undefined => {
     const n = unsent();
-    // Node corks a response's writes until the next tick: bytes it still holds count as unsent.
+    // Bytes Node still holds (corked until the next tick, or refused by the kernel) count as unsent.
     return n === undefined ? undefined : Math.max(0, state.limit - n - socket.writableLength);
   };
   return {
