@@ -17,7 +17,7 @@ client.collectDefaultMetrics({ register: metricsRegistry });
 
 const opSeconds = new client.Histogram({
   name: 'rangeserve_volume_op_seconds',
-  help: 'Latency of file operations per volume (realpath, stat, open, read, close, list, probe), from start to kernel return.',
+  help: 'Latency of file operations per volume (realpath, stat, resolve = realpath + stat, open, read, close, list, probe), from start to kernel return.',
   labelNames: ['volume', 'op'] as const,
   buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   registers: [metricsRegistry],

@@ -3,6 +3,9 @@
   # thrown as pending JS exceptions, so no per-OS -fexceptions conditions are
   # needed). Built by native/build.js, never by npm's implicit
   # `node-gyp rebuild`, because this file is not at the package root.
+  # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: a reader thread terminated (shutdown,
+  # a crashed thread replaced) while inside the addon must not abort the process
+  # when node-addon-api cannot throw into an environment that is going away.
   "targets": [
     {
       "target_name": "rangeserve_native",
@@ -11,6 +14,7 @@
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
         "_FILE_OFFSET_BITS=64"
       ],

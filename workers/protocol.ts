@@ -4,7 +4,7 @@
  * clone drops `code`, and routes map fs errors by code, so a thread answers
  * with a ReaderFailure that the engine turns back into an Error with that code.
  */
-import type { DirEntry, PathStat } from '../app/engines/types';
+import type { DirEntry, PathStat, Resolved } from '../app/engines/types';
 import type { OpenedRaw } from '../app/engines/fs-ops';
 import type { IoPriority, IoPriorityReading } from '../app/native/addon';
 import type { Hint } from '../app/native/hint-policy';
@@ -24,6 +24,8 @@ export interface ReaderIoPriority {
 export type ReaderTask =
   | { readonly op: 'stat'; readonly path: string }
   | { readonly op: 'realpath'; readonly path: string }
+  /** realpath, then stat of the result: one task instead of two. */
+  | { readonly op: 'resolve'; readonly path: string; readonly readAhead?: { readonly fd: number; readonly position: number; readonly length: number } }
   | { readonly op: 'open'; readonly path: string }
   | { readonly op: 'list'; readonly path: string }
   | { readonly op: 'close'; readonly fd: number }
@@ -45,6 +47,7 @@ export interface ReaderFailure {
 export interface ReaderResults {
   readonly stat: PathStat;
   readonly realpath: string;
+  readonly resolve: Resolved;
   readonly open: OpenedRaw;
   readonly list: DirEntry[];
   readonly close: null;

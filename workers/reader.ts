@@ -23,7 +23,7 @@ import path from 'node:path';
 import { move, workerData } from 'piscina';
 import { addon } from '../app/native/addon';
 import type { Hint } from '../app/native/hint-policy';
-import { LISTING_LIMIT, NotRegularFileError, toPathStat, type OpenedRaw } from '../app/engines/fs-ops';
+import { LISTING_LIMIT, NotRegularFileError, resolvePathSync, toPathStat, type OpenedRaw } from '../app/engines/fs-ops';
 import type { DirEntry, PathStat } from '../app/engines/types';
 import type { ReaderFailure, ReaderIoPriority, ReaderTask, ReaderThreadData } from './protocol';
 
@@ -139,6 +139,8 @@ function run(task: ReaderTask): unknown {
       return statPathSync(task.path);
     case 'realpath':
       return fs.realpathSync.native(task.path);
+    case 'resolve':
+      return resolvePathSync(task.path, task.readAhead);
     case 'open':
       return openRegularSync(task.path);
     case 'list':

@@ -119,7 +119,7 @@ export async function pumpBody(
   // long as a paused client stays paused (measured: one 64 KiB chunk per paused download).
   const copy = async (position: number, want: number): Promise<number> => {
     // Every chunk after the first is `later`: new requests' operations go before it.
-    const chunk = await reader.read(fd, position, want, signal, progress.bytes > 0);
+    const chunk = await reader.read(fd, position, want, signal, undefined, progress.bytes > 0);
     if (chunk.length === 0) throw new ShortReadError();
     await write(chunk);
     return chunk.length;

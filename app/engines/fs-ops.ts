@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FileMeta } from '../core/types';
 import type { BufferPool } from './buffer-pool';
-import type { DirEntry, PathStat } from './types';
+import type { DirEntry, PathStat, Resolved, ResolveOptions } from './types';
+import { addon } from '../native/addon';
+import type { RequestBudget } from '../volumes/deadline';
 
 type BigStats = fs.BigIntStats;
 
@@ -32,6 +34,39 @@ export function toPathStat(st: BigStats): PathStat {
 
 export async function statPath(p: string): Promise<PathStat> {
   return toPathStat(await fs.promises.stat(p, { bigint: true }));
+}
+
+/**
+ * realpath then stat: one threadpool task with the addon's resolveStat, two without it.
+ * With `readAhead`, the addon also reads those bytes in the same task (a guess: without
+ * the addon, or if the read fails, there is simply no `readAhead` in the result).
+ */
+export async function resolvePath(p: string, readAhead?: ResolveOptions['readAhead']): Promise<Resolved> {
+  const native = addon?.resolveStat;
+  if (native) {
+    const buf = readAhead ? Buffer.allocUnsafe(readAhead.length) : undefined;
+    const r = readAhead && buf ? await native.call(addon, p, readAhead.fd, readAhead.position, buf) : await native.call(addon, p);
+    const stat: PathStat = { kind: r.kind, size: r.size, mtimeNs: r.mtimeNs, dev: r.dev, ino: r.ino };
+    const n = r.bytesRead ?? -1;
+    return buf && n >= 0 ? { real: r.real, stat, readAhead: buf.subarray(0, n) } : { real: r.real, stat };
+  }
+  const real = await fs.promises.realpath(p);
+  return { real, stat: await statPath(real) };
+}
+
+/** The synchronous twin of resolvePath, for reader threads (the read is a copy across the thread boundary). */
+export function resolvePathSync(p: string, readAhead?: ResolveOptions['readAhead']): Resolved {
+  const real = fs.realpathSync.native(p);
+  const stat = toPathStat(fs.statSync(real, { bigint: true }));
+  if (!readAhead) return { real, stat };
+  try {
+    // Its own ArrayBuffer: structured clone copies a view's whole buffer, never just the view.
+    const buf = Buffer.allocUnsafeSlow(readAhead.length);
+    const n = fs.readSync(readAhead.fd, buf, 0, readAhead.length, readAhead.position);
+    return { real, stat, readAhead: buf.subarray(0, n) };
+  } catch {
+    return { real, stat };
+  }
 }
 
 export class NotRegularFileError extends Error {
@@ -92,12 +127,13 @@ export function readChunk(fd: number, position: number, length: number, pool?: B
  * gate). Errors it raises that mean "the volume is failing" (see
  * app/volumes isUnavailable) fail the listing instead of hiding the entry.
  */
-export type OpRunner = <T>(p: string, op: 'list' | 'stat', fn: () => Promise<T>) => Promise<T>;
+export type OpRunner = <T>(p: string, op: 'list' | 'stat', fn: () => Promise<T>, opts?: { budget?: RequestBudget }) => Promise<T>;
 
 const direct: OpRunner = (_p, _op, fn) => fn();
 
-export async function listDirectory(dir: string, run: OpRunner = direct): Promise<DirEntry[]> {
-  const dirents = (await run(dir, 'list', () => fs.promises.readdir(dir, { withFileTypes: true }))).slice(0, LISTING_LIMIT);
+export async function listDirectory(dir: string, run: OpRunner = direct, budget?: RequestBudget): Promise<DirEntry[]> {
+  const opts = { budget };
+  const dirents = (await run(dir, 'list', () => fs.promises.readdir(dir, { withFileTypes: true }), opts)).slice(0, LISTING_LIMIT);
   const entries: DirEntry[] = [];
   // Bounded parallelism: a listing must not flood the pool that downloads share.
   const batch = 16;
@@ -106,7 +142,7 @@ export async function listDirectory(dir: string, run: OpRunner = direct): Promis
       dirents.slice(i, i + batch).map(async (d): Promise<DirEntry | undefined> => {
         const entry = path.join(dir, d.name);
         try {
-          const st = await run(entry, 'stat', () => fs.promises.stat(entry, { bigint: true }));
+          const st = await run(entry, 'stat', () => fs.promises.stat(entry, { bigint: true }), opts);
           return { name: d.name, kind: kindOf(st), size: Number(st.size), mtimeNs: st.mtimeNs, symlink: d.isSymbolicLink() };
         } catch (err) {
           if (isVolumeFailure(err)) throw err;

@@ -22,7 +22,7 @@ import type { OpenedRaw } from './fs-ops';
 import type { OpenedFile } from './types';
 import { FileHints, type HintOutcome } from './file-hints';
 import type { Hint, HintOptions } from '../native/hint-policy';
-import type { Prefetching, RunOptions, Volume, VolumeOp, VolumeRegistry } from '../volumes';
+import type { Prefetching, RequestBudget, RunOptions, Volume, VolumeOp, VolumeRegistry } from '../volumes';
 
 /** Runs one operation on a path under its volume's gate (or directly when there are no gates). */
 export type GateRunner = <T>(p: string, op: VolumeOp, fn: () => Promise<T>, opts?: RunOptions<T>) => Promise<T>;
@@ -127,7 +127,7 @@ function gatedFile(
       })
     : undefined;
 
-  function readOn(position: number, length: number, signal?: AbortSignal, carried?: readonly Hint[], later?: boolean): Promise<Buffer> {
+  function readOn(position: number, length: number, opts?: { signal?: AbortSignal; budget?: RequestBudget; later?: boolean }, carried?: readonly Hint[]): Promise<Buffer> {
     const kernelRead = (): Promise<Buffer> => {
       const kernel = carried && ops.readWithHints ? ops.readWithHints(raw.fd, position, length, carried) : ops.read(raw.fd, position, length);
       pending.add(kernel);
@@ -135,7 +135,7 @@ function gatedFile(
       kernel.then(drop, drop);
       return kernel;
     };
-    const result = run(p, 'read', kernelRead, signal || later ? { ...(signal ? { signal } : {}), ...(later ? { later } : {}) } : undefined);
+    const result = run(p, 'read', kernelRead, opts);
     // After the gate has released the read's slot (and before the caller asks for the next chunk).
     if (hints) result.then((buf) => hints.afterRead(position, buf.length), () => undefined);
     return result;
@@ -147,13 +147,13 @@ function gatedFile(
       advanced(position: number, bytes: number): void {
         hints?.afterRead(position, bytes);
       },
-      read(_fd: number, position: number, length: number, signal?: AbortSignal, later?: boolean): Promise<Buffer> {
+      read(_fd: number, position: number, length: number, signal?: AbortSignal, budget?: RequestBudget, later?: boolean): Promise<Buffer> {
         const pre = prefetched;
         if (pre && pre.position === position && pre.length === length) {
           prefetched = undefined;
           return pre.data;
         }
-        return readOn(position, length, signal, undefined, later);
+        return readOn(position, length, signal || budget || later ? { ...(signal ? { signal } : {}), ...(budget ? { budget } : {}), ...(later ? { later } : {}) } : undefined);
       },
     },
     close(): Promise<void> {
@@ -167,7 +167,7 @@ function gatedFile(
         .then(closeNow);
       return (closed = Promise.resolve());
     },
-    async prefetch(body: readonly BodyPiece[]): Promise<void> {
+    async prefetch(body: readonly BodyPiece[], budget?: RequestBudget): Promise<void> {
       const first = body.find((b) => b.kind === 'file');
       if (!first || first.kind !== 'file' || first.end < first.start) return;
       // The size the body stream's first file read will ask for (it serves this chunk).
@@ -183,11 +183,11 @@ function gatedFile(
           return done;
         };
         hints.start(body, raw.meta.size, { send, upTo: first.start + length });
-        data = readOn(first.start, length, undefined, carried);
+        data = readOn(first.start, length, { budget }, carried);
         data.then(carriedDone, carriedDone);
       } else {
         hints?.start(body, raw.meta.size);
-        data = readOn(first.start, length);
+        data = readOn(first.start, length, { budget });
       }
       prefetched = { position: first.start, length, data };
       await data;
@@ -221,9 +221,11 @@ export async function openGatedFile(
   open: () => Promise<OpenedRaw>,
   ops: RawFileOps,
   chunkBytes: number,
+  budget?: RequestBudget,
 ): Promise<GatedFile> {
   const { run } = gates;
   const raw = await run(p, 'open', open, {
+    budget,
     late: (late: OpenedRaw) => void run(p, 'close', () => ops.close(late.fd), { noDeadline: true, mustRun: true }),
   });
   const volume = gates.volumeOf(p);

@@ -1,5 +1,6 @@
 /** Chooses the engine once, from the configuration. */
 import type { Config } from '../config';
+import { chunkSizeAt } from './chunk-size';
 import { withOpenFileCache } from './open-file-cache';
 import { createStreamEngine } from './stream-engine';
 import { createWorkerEngine } from './worker-engine';
@@ -27,25 +28,24 @@ function baseEngine(config: Config): Engine {
 }
 
 /**
- * Where the open-file cache may run (docs/performance.md):
- * - stream engine only: Node closes every descriptor a worker thread opened when
- *   that thread exits (measured: fstat gives EBADF after the exit), so a cached fd
- *   from a reader thread that died would fail — or, once the number is reused,
- *   read another file;
- * - not with page-cache hints active: hints are planned per download and
- *   posix_fadvise RANDOM/SEQUENTIAL is per descriptor, so downloads sharing a
- *   cached fd would steer each other's readahead.
+ * Where the open-file cache runs (docs/performance.md): both engines (reader
+ * threads start with trackUnmanagedFds off, so a descriptor a thread opened
+ * outlives the thread). With page-cache hints active, a cached descriptor serves
+ * only bodies whose file spans are each one read (the first chunk's size); bigger
+ * ones plan per-descriptor hints and get a descriptor of their own.
  */
 export function openFileCacheApplies(config: Config): boolean {
-  return config.openFileCacheMax > 0 && config.engine === 'stream' && !hintStatus(config.hints, config.engine).active;
+  return config.openFileCacheMax > 0;
 }
 
 export function createEngine(config: Config): Engine {
   const engine = baseEngine(config);
   if (!openFileCacheApplies(config)) return engine;
+  const hinted = hintStatus(config.hints, config.engine).active;
   return withOpenFileCache(engine, {
     max: config.openFileCacheMax,
     idleMs: config.openFileCacheIdleMs,
     chunkBytes: config.readChunkBytes,
+    ...(hinted ? { sharedBodyBytes: chunkSizeAt(0, config.readChunkBytes) } : {}),
   });
 }

@@ -15,7 +15,7 @@
 import type { ServerResponse } from 'node:http';
 import fs from 'node:fs';
 import type { BodyPiece } from '../core/types';
-import { closeFd, listDirectory, openRegular, readChunk, statPath } from './fs-ops';
+import { closeFd, listDirectory, openRegular, readChunk, resolvePath, statPath } from './fs-ops';
 import { gatesOf, openGatedFile, type GatedFile, type HintOps, type RawFileOps } from './gated-file';
 import { BufferPool } from './buffer-pool';
 import type { HintOutcome } from './file-hints';
@@ -23,7 +23,7 @@ import { addon } from '../native/addon';
 import type { HintSettings } from '../native/hint-policy';
 import { hintStatus } from '../native/hint-status';
 import { sendBody } from './send-body';
-import { readerOf, type DirEntry, type Engine, type OpenedFile, type PathStat, type SendOutcome } from './types';
+import { readerOf, type DirEntry, type Engine, type OpenedFile, type OpenOptions, type OpOptions, type PathStat, type Resolved, type ResolveOptions, type SendOutcome } from './types';
 import { currentVolumes, type VolumeRegistry } from '../volumes';
 
 export interface StreamEngineOptions {
@@ -64,15 +64,16 @@ export function createStreamEngine(options: StreamEngineOptions): Engine {
 
   return {
     name: 'stream',
-    realpath: (p: string) => run(p, 'realpath', () => fs.promises.realpath(p)),
-    stat: (p: string): Promise<PathStat> => run(p, 'stat', () => statPath(p)),
-    async open(p: string): Promise<OpenedFile> {
-      const file = await openGatedFile(p, gates, () => openRegular(p), ops, options.chunkBytes);
+    realpath: (p: string, o?: OpOptions) => run(p, 'realpath', () => fs.promises.realpath(p), o),
+    resolve: (p: string, o?: ResolveOptions): Promise<Resolved> => run(p, 'resolve', () => resolvePath(p, o?.readAhead), o),
+    stat: (p: string, o?: OpOptions): Promise<PathStat> => run(p, 'stat', () => statPath(p), o),
+    async open(p: string, o?: OpenOptions): Promise<OpenedFile> {
+      const file = await openGatedFile(p, gates, () => openRegular(p), ops, options.chunkBytes, o?.budget);
       files.set(file, file);
       return file;
     },
     // readdir under the folder's gate, each entry's stat under the entry's own (a mount point is another volume).
-    list: (p: string): Promise<DirEntry[]> => listDirectory(p, run),
+    list: (p: string, o?: OpOptions): Promise<DirEntry[]> => listDirectory(p, run, o?.budget),
     sendBody: (file: OpenedFile, body: readonly BodyPiece[], res: ServerResponse): Promise<SendOutcome> =>
       sendBody(body, readerOf(file) ?? files.get(file)?.reader ?? { read: (fd, position, length) => readChunk(fd, position, length) }, file.fd, options.chunkBytes, res, send),
     describe: () => ({ engine: 'stream', chunkBytes: options.chunkBytes, hints, ...(pool ? { bufferPool: pool.stats() } : {}) }),

@@ -10,6 +10,7 @@
 import type { ServerResponse } from 'node:http';
 import type { BodyPiece, FileMeta } from '../core/types';
 import type { ChunkReader } from './chunk-reader';
+import type { RequestBudget } from '../volumes/deadline';
 
 export type EngineName = 'stream' | 'worker';
 
@@ -22,6 +23,37 @@ export interface PathStat {
   readonly dev: number;
   /** Inode number: with dev, which file this is (the open-file cache checks it was not replaced). */
   readonly ino?: bigint;
+}
+
+/** A requested path resolved: where it really is (no symlinks left) and what is there. */
+export interface Resolved {
+  readonly real: string;
+  readonly stat: PathStat;
+  /** The bytes of `ResolveOptions.readAhead`, read in the same operation (possibly fewer; absent if not made). */
+  readonly readAhead?: Buffer;
+  /**
+   * The open-file cache's early first read (`ResolveOptions.body`), already checked
+   * against `stat`: hand it to open() (`OpenOptions.early`), which serves it as the
+   * body's first chunk. Opaque to callers.
+   */
+  readonly early?: EarlyRead;
+}
+
+/** See {@link Resolved.early}. */
+export interface EarlyRead {
+  readonly position: number;
+  readonly length: number;
+  readonly data: Buffer;
+}
+
+export interface ResolveOptions extends OpOptions {
+  /**
+   * The body a caller expects to send, planned from {@link Engine.guess}: an engine
+   * that holds the file open may read its first chunk in the same operation.
+   */
+  readonly body?: readonly BodyPiece[];
+  /** Read these bytes of an open descriptor in the same operation, after the stat (when the engine can). */
+  readonly readAhead?: { readonly fd: number; readonly position: number; readonly length: number };
 }
 
 /** A regular file opened for reading; meta comes from fstat of this very fd. */
@@ -67,20 +99,50 @@ export type SendOutcome =
       readonly reason: 'aborted' | 'short-read' | 'io-error' | 'timeout';
     };
 
+/** What a request hands every operation it starts before its status line. */
+export interface OpOptions {
+  /** The request's budget (app/volumes/deadline.ts): the operation fails once it is spent. */
+  readonly budget?: RequestBudget;
+}
+
+export interface OpenOptions extends OpOptions {
+  /**
+   * The plan's body, when known: decorators may choose how to open by it (the
+   * open-file cache lends a shared descriptor only to bodies that need no
+   * per-download page-cache hints).
+   */
+  readonly body?: readonly BodyPiece[];
+  /** The early read that resolve() returned for this path. */
+  readonly early?: EarlyRead;
+}
+
 export interface Engine {
   readonly name: EngineName;
   /** fs.realpath: resolves symlinks so the caller can check the result stays under the root. */
-  realpath(path: string): Promise<string>;
+  realpath(path: string, opts?: OpOptions): Promise<string>;
+  /**
+   * realpath, then stat of the result: what the route needs of a requested path,
+   * in one operation (one pool hop where the engine can: docs/performance.md).
+   * Rejects with the fs error of the step that failed; its `syscall` is 'realpath'
+   * when the path itself could not be resolved.
+   */
+  resolve(path: string, opts?: ResolveOptions): Promise<Resolved>;
+  /**
+   * What the last resolve() of this path found, while that file is still held open
+   * (the open-file cache): no I/O, only a guess to plan with, so resolve() can read
+   * the body's first chunk in the same operation. Undefined when there is none.
+   */
+  guess?(path: string): Resolved | undefined;
   /** fs.stat (follows symlinks). Rejects with the fs error (code ENOENT, EACCES, ...). */
-  stat(path: string): Promise<PathStat>;
+  stat(path: string, opts?: OpOptions): Promise<PathStat>;
   /**
    * Opens a regular file read-only with O_NOFOLLOW | O_NONBLOCK (so a FIFO swapped in
    * after stat cannot block), then fstats the fd. Rejects with code 'ENOTREG'
    * (and closes the fd) if it is not a regular file.
    */
-  open(path: string): Promise<OpenedFile>;
+  open(path: string, opts?: OpenOptions): Promise<OpenedFile>;
   /** Lists a directory with one stat per entry (symlinks followed; broken ones omitted). */
-  list(path: string): Promise<DirEntry[]>;
+  list(path: string, opts?: OpOptions): Promise<DirEntry[]>;
   /**
    * Writes the body pieces to `res`, whose status and headers the caller has
    * already set (not necessarily flushed). Respects back-pressure. If the body

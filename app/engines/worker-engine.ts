@@ -33,7 +33,7 @@ import type { IoPriority } from '../native/addon';
 import type { Hint, HintSettings } from '../native/hint-policy';
 import { hintStatus } from '../native/hint-status';
 import { sendBody } from './send-body';
-import { readerOf, type DirEntry, type Engine, type OpenedFile, type PathStat, type SendOutcome } from './types';
+import { readerOf, type DirEntry, type Engine, type OpenedFile, type OpenOptions, type OpOptions, type PathStat, type Resolved, type ResolveOptions, type SendOutcome } from './types';
 import { gatesOf, openGatedFile, type GatedFile, type HintOps, type RawFileOps } from './gated-file';
 import { currentVolumes, type Volume, type VolumeRegistry } from '../volumes';
 
@@ -56,6 +56,9 @@ export interface WorkerEngineOptions {
 
 /** Compiled thread code: dist/workers/reader.js, next to dist/app/engines/. */
 export const READER_FILE = path.resolve(__dirname, '../../workers/reader.js');
+
+/** How long closing a pool waits for the tasks its threads are running. */
+const CLOSE_GRACE_MS = 2000;
 
 export class QueueFullError extends Error {
   readonly code = 'RS_ERR_QUEUE_FULL';
@@ -174,6 +177,10 @@ export class ReaderPool {
     if (this.#closed) return;
     this.#closed = true;
     for (const w of this.#queue.splice(0)) w.reject(toError({ code: 'RS_ERR_POOL_CLOSED', message: 'the reader pool is closed', syscall: undefined }));
+    // Let tasks already running finish (a close in a thread killed mid-task is one whose
+    // outcome nobody knows), but never wait long for a hung disk.
+    const until = Date.now() + CLOSE_GRACE_MS;
+    while (this.#running > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
     await this.#pool.destroy();
   }
 }
@@ -241,13 +248,16 @@ export function createWorkerEngine(options: WorkerEngineOptions): Engine {
             },
           }
         : {}),
-      // fds are process-wide: close through the pool like every other fs call; if
-      // the pool is gone (shutdown), close from the main thread instead.
+      // fds are process-wide: close through the pool like every other fs call. If the
+      // pool was closed before the task started, close from the main thread instead. If
+      // the task was running when its thread died, the close may have happened: closing
+      // again could close a descriptor number already reused by another open (someone
+      // else's file, or libuv's own epoll fd), so the fd is left rather than risk that.
       close: (fd: number): Promise<void> =>
         pool.run({ op: 'close', fd }).then(
           () => undefined,
           (err: { code?: unknown }) => {
-            if (err?.code === 'EBADF') return;
+            if (err?.code !== 'RS_ERR_POOL_CLOSED') return;
             return new Promise<void>((resolve) => fs.close(fd, () => resolve()));
           },
         ),
@@ -256,15 +266,20 @@ export function createWorkerEngine(options: WorkerEngineOptions): Engine {
 
   return {
     name: 'worker',
-    realpath: (p: string): Promise<string> => run(p, 'realpath', () => poolFor(p).run({ op: 'realpath', path: p })),
-    stat: (p: string): Promise<PathStat> => run(p, 'stat', () => poolFor(p).run({ op: 'stat', path: p })),
-    async open(p: string): Promise<OpenedFile> {
-      const file = await openGatedFile(p, gates, () => poolFor(p).run({ op: 'open', path: p }), rawOps(p), options.chunkBytes);
+    realpath: (p: string, o?: OpOptions): Promise<string> => run(p, 'realpath', () => poolFor(p).run({ op: 'realpath', path: p }), o),
+    resolve: (p: string, o?: ResolveOptions): Promise<Resolved> =>
+      run(p, 'resolve', () => poolFor(p).run({ op: 'resolve', path: p, ...(o?.readAhead ? { readAhead: o.readAhead } : {}) }), o).then((r) =>
+        // Structured clone turns the read's Buffer into a plain Uint8Array.
+        r.readAhead ? { ...r, readAhead: Buffer.from(r.readAhead.buffer, r.readAhead.byteOffset, r.readAhead.byteLength) } : r,
+      ),
+    stat: (p: string, o?: OpOptions): Promise<PathStat> => run(p, 'stat', () => poolFor(p).run({ op: 'stat', path: p }), o),
+    async open(p: string, o?: OpenOptions): Promise<OpenedFile> {
+      const file = await openGatedFile(p, gates, () => poolFor(p).run({ op: 'open', path: p }), rawOps(p), options.chunkBytes, o?.budget);
       files.set(file, file);
       return file;
     },
     // The whole listing (readdir + one stat per entry) is one task on the folder's volume.
-    list: (p: string): Promise<DirEntry[]> => run(p, 'list', () => poolFor(p).run({ op: 'list', path: p })),
+    list: (p: string, o?: OpOptions): Promise<DirEntry[]> => run(p, 'list', () => poolFor(p).run({ op: 'list', path: p }), o),
     sendBody(file: OpenedFile, body: readonly BodyPiece[], res: ServerResponse): Promise<SendOutcome> {
       // A file that brings its own reader (an open-file cache lease) reads through it.
       const reader = readerOf(file) ?? files.get(file)?.reader;

@@ -10,8 +10,8 @@ import mime from 'mime-types';
 import type { Logger } from 'pino';
 import { planResponse } from '../core/plan';
 import type { FileMeta, PlanRequest, ResponsePlan } from '../core/types';
-import type { Engine, OpenedFile } from '../engines/types';
-import { errorCode, isUnavailable, prefetchBody, withRequestBudget, type RequestBudget } from '../volumes';
+import type { EarlyRead, Engine, OpenedFile, PathStat } from '../engines/types';
+import { errorCode, isUnavailable, prefetchBody, requestBudget, type RequestBudget } from '../volumes';
 import { parseQueryPath, parseUrlPath, type PathParse } from '../fs/request-path';
 import { dispositionHeader } from './disposition';
 import { sendListing } from './listing';
@@ -38,6 +38,12 @@ export interface RequestOutcome {
 }
 
 const SINGLETON_HEADERS = ['range', 'if-range'] as const;
+
+/** One request's planning: its method, and its plan for a given file. */
+interface Planner {
+  readonly method: 'GET' | 'HEAD';
+  plan(real: string, meta: FileMeta): ResponsePlan;
+}
 
 /** Singleton headers sent on more than one line (Node joins them with ", "). */
 function duplicatedHeaders(req: IncomingMessage): Set<string> {
@@ -87,15 +93,8 @@ function pathOf(req: IncomingMessage): string {
 export function createFilesRoute(opts: FilesRouteOptions) {
   const { engine, rootReal, log } = opts;
 
-  async function serveFile(
-    req: IncomingMessage,
-    res: ServerResponse,
-    real: string,
-    stat: FileMeta,
-    query: URLSearchParams,
-    outcome: RequestOutcome,
-    budget: RequestBudget,
-  ): Promise<void> {
+  /** Plans this request's response for a file (pure core); the request facts are read once. */
+  function plannerFor(req: IncomingMessage, query: URLSearchParams): Planner {
     const method = req.method === 'HEAD' ? 'HEAD' : 'GET';
     const dupes = duplicatedHeaders(req);
     const h = req.headers;
@@ -110,30 +109,47 @@ export function createFilesRoute(opts: FilesRouteOptions) {
       duplicated: dupes,
       now: new Date(),
     };
-    const name = path.basename(real);
     const disposition = query.get('disposition') === 'inline' ? 'inline' : 'attachment';
-    const planOptions = {
-      contentType: contentTypeOf(name),
-      maxRanges: opts.maxRanges,
-      baseHeaders: {
-        'Cache-Control': 'public, max-age=0',
-        'Content-Disposition': dispositionHeader(name, disposition),
-        'X-Content-Type-Options': 'nosniff',
+    return {
+      method,
+      plan(real: string, meta: FileMeta): ResponsePlan {
+        const name = path.basename(real);
+        return planResponse(planRequest, meta, {
+          contentType: contentTypeOf(name),
+          maxRanges: opts.maxRanges,
+          baseHeaders: {
+            'Cache-Control': 'public, max-age=0',
+            'Content-Disposition': dispositionHeader(name, disposition),
+            'X-Content-Type-Options': 'nosniff',
+          },
+        });
       },
     };
-    let plan: ResponsePlan = planResponse(planRequest, stat, planOptions);
+  }
+
+  async function serveFile(
+    res: ServerResponse,
+    real: string,
+    stat: FileMeta,
+    planner: Planner,
+    outcome: RequestOutcome,
+    budget: RequestBudget,
+    early?: { readonly plan: ResponsePlan; readonly read: EarlyRead },
+  ): Promise<void> {
+    const { method } = planner;
+    let plan: ResponsePlan = early?.plan ?? planner.plan(real, stat);
     let file: OpenedFile | undefined;
     try {
       if (method === 'GET' && plan.body.some((p) => p.kind === 'file')) {
-        file = await engine.open(real);
+        file = await engine.open(real, { body: plan.body, budget, ...(early ? { early: early.read } : {}) });
         // The path may have been replaced between stat and open. The fd is what we
         // will read, so its fstat decides the validators and lengths.
         if (file.meta.size !== stat.size || file.meta.mtimeNs !== stat.mtimeNs) {
-          plan = planResponse(planRequest, file.meta, planOptions);
+          plan = planner.plan(real, file.meta);
         }
         // The first read happens before the status line: a disk that fails or
         // hangs right away still gets a clean 503 + Retry-After.
-        await prefetchBody(file, plan.body);
+        await prefetchBody(file, plan.body, budget);
       }
       outcome.partial = plan.partial;
       if (res.destroyed) {
@@ -195,11 +211,19 @@ export function createFilesRoute(opts: FilesRouteOptions) {
       return;
     }
     const candidate = path.join(rootReal, ...parsed.segments);
+    const planner = plannerFor(req, query);
+    // A file the engine still holds open: plan from what it knew, so the resolve can read the
+    // body's first chunk in the same operation (kept only if the file is still the same).
+    const guessed = planner.method === 'GET' && !parsed.directory ? engine.guess?.(candidate) : undefined;
+    const guessedPlan = guessed ? planner.plan(guessed.real, guessed.stat) : undefined;
     let real: string;
+    let st: PathStat;
+    let early: EarlyRead | undefined;
     try {
-      real = await engine.realpath(candidate);
+      ({ real, stat: st, early } = await engine.resolve(candidate, { budget, ...(guessedPlan ? { body: guessedPlan.body } : {}) }));
     } catch (err) {
       if (isUnavailable(err)) throw err; // 503, not 404: the volume failed, the file may well be there
+      if ((err as { syscall?: unknown } | null)?.syscall !== 'realpath') throw err; // stat of the real path: mapped below
       sendShort(res, statusForFsError(err) === 403 ? 403 : 404, {}, undefined, headOnly);
       return;
     }
@@ -212,7 +236,6 @@ export function createFilesRoute(opts: FilesRouteOptions) {
       sendShort(res, 404, {}, undefined, headOnly);
       return;
     }
-    const st = await engine.stat(real);
     if (st.kind === 'directory') {
       if (!parsed.directory) {
         const location = (urlBase.endsWith('/') ? urlBase : urlBase + '/');
@@ -225,6 +248,7 @@ export function createFilesRoute(opts: FilesRouteOptions) {
         dirReal: real,
         urlPath: urlBase.endsWith('/') ? urlBase : urlBase + '/',
         showDotfiles: opts.showDotfiles,
+        budget,
       });
       outcome.ended = 'complete';
       return;
@@ -234,13 +258,13 @@ export function createFilesRoute(opts: FilesRouteOptions) {
       sendShort(res, 404, {}, undefined, headOnly);
       return;
     }
-    await serveFile(req, res, real, st, query, outcome, budget);
+    // An early read is the engine's word that `st` is the file it guessed: the guessed plan stands.
+    await serveFile(res, real, st, planner, outcome, budget, early && guessedPlan ? { plan: guessedPlan, read: early } : undefined);
   }
 
   return function filesRoute(req: IncomingMessage, res: ServerResponse, outcome: RequestOutcome): Promise<void> {
-    const run = (budget: RequestBudget): Promise<void> => handle(req, res, outcome, budget);
-    const handled = opts.headerBudgetMs === undefined ? run({ until: Infinity }) : withRequestBudget(opts.headerBudgetMs, run);
-    return handled.catch((err: unknown) => {
+    const budget = opts.headerBudgetMs === undefined ? { until: Infinity } : requestBudget(opts.headerBudgetMs);
+    return handle(req, res, outcome, budget).catch((err: unknown) => {
       if (isUnavailable(err)) {
         // A slow, busy, degraded or failing volume: before the headers a 503 the
         // client may retry; after them the response just ends short.

@@ -7,9 +7,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { DirEntry, Engine } from '../engines/types';
 import { sendShort } from './short-response';
+import type { RequestBudget } from '../volumes';
 
 export interface ListingContext {
   readonly engine: Engine;
+  /** The request's time before its status line (app/volumes/deadline.ts). */
+  readonly budget?: RequestBudget;
   readonly rootReal: string;
   readonly dirReal: string;
   /** The URL path of the directory, ending in '/'. */
@@ -51,7 +54,7 @@ async function visibleEntries(ctx: ListingContext, entries: readonly DirEntry[])
     if (!ctx.showDotfiles && e.name.startsWith('.')) continue;
     if (e.symlink) {
       try {
-        const real = await ctx.engine.realpath(path.join(ctx.dirReal, e.name));
+        const real = await ctx.engine.realpath(path.join(ctx.dirReal, e.name), { budget: ctx.budget });
         if (real !== ctx.rootReal && !real.startsWith(ctx.rootReal + path.sep)) continue;
       } catch {
         continue;
@@ -90,7 +93,7 @@ ${up}${rows}
 }
 
 export async function sendListing(req: IncomingMessage, res: ServerResponse, ctx: ListingContext): Promise<void> {
-  const entries = await visibleEntries(ctx, await ctx.engine.list(ctx.dirReal));
+  const entries = await visibleEntries(ctx, await ctx.engine.list(ctx.dirReal, { budget: ctx.budget }));
   const json = wantsJson(req.headers.accept);
   const body = json
     ? JSON.stringify({ path: ctx.urlPath, entries }) + '\n'

@@ -59,6 +59,18 @@ export interface NativeConstants {
  * `syscall` ('posix_fadvise', 'ioprio_set', 'ioprio_get'). Argument errors are
  * TypeError/RangeError.
  */
+/** What {@link NativeAddon.resolveStat} resolves with: the real path and its stat, as Node's bigint stat gives them. */
+export interface ResolvedStat {
+  readonly real: string;
+  readonly kind: 'file' | 'directory' | 'other';
+  readonly size: number;
+  readonly mtimeNs: bigint;
+  readonly dev: number;
+  readonly ino: bigint;
+  /** With a read-ahead: bytes read into the buffer, or -1 if the read failed. */
+  readonly bytesRead?: number;
+}
+
 export interface NativeAddon {
   /**
    * fadvise calls posix_fadvise(fd, offset, length, advice). `offset` and `length` are
@@ -75,6 +87,17 @@ export interface NativeAddon {
    * syscall as for fadvise). Optional: an addon built before it existed lacks it.
    */
   fadviseAsync?(fd: number, hints: readonly FadviseCall[]): Promise<void>;
+  /**
+   * resolveStat runs realpath(3) on `path` and stat(2) on the result in one task on
+   * libuv's threadpool (one pool hop instead of two). Rejects like fs does, with
+   * `syscall` naming the step that failed ('realpath' or 'stat'). Optional: an addon
+   * built before it existed lacks it.
+   *
+   * With `fd`, `position` and `buffer`, the same task then preads `buffer.length` bytes
+   * of `fd` at `position` into `buffer` and reports `bytesRead` (-1 if that read failed,
+   * which never fails the call).
+   */
+  resolveStat?(path: string, fd?: number, position?: number, buffer?: Buffer): Promise<ResolvedStat>;
   /**
    * ioprioSet sets the I/O priority of the CALLING THREAD (ioprio_set with
    * IOPRIO_WHO_PROCESS, who = 0). `level` is 0..7 (default 0); 'rt' needs

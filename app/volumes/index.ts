@@ -4,4 +4,4 @@ export { Volume, type VolumeObserver, type VolumeOp, type VolumeState, type Volu
 export { VolumeRegistry, installVolumes, currentVolumes, type VolumeSettings, type VolumeEvent } from './registry';
 export { mountsForRoot, readMountinfo, parseMountinfo, makedev, type MountPoint } from './mounts';
 export { prefetchBody, type Prefetching } from './prefetch';
-export { withRequestBudget, budgetLeftMs, type RequestBudget } from './deadline';
+export { requestBudget, budgetLeftMs, type RequestBudget } from './deadline';

@@ -10,13 +10,14 @@
  */
 import type { BodyPiece } from '../core/types';
 import type { OpenedFile } from '../engines/types';
+import type { RequestBudget } from './deadline';
 
 export interface Prefetching {
   /** Reads (and keeps) the chunk the body's first file read will ask for. Rejects like a read would. */
-  prefetch(body: readonly BodyPiece[]): Promise<void>;
+  prefetch(body: readonly BodyPiece[], budget?: RequestBudget): Promise<void>;
 }
 
-export function prefetchBody(file: OpenedFile, body: readonly BodyPiece[]): Promise<void> {
+export function prefetchBody(file: OpenedFile, body: readonly BodyPiece[], budget?: RequestBudget): Promise<void> {
   const p = (file as Partial<Prefetching>).prefetch;
-  return typeof p === 'function' ? p.call(file, body) : Promise.resolve();
+  return typeof p === 'function' ? p.call(file, body, budget) : Promise.resolve();
 }

@@ -19,7 +19,7 @@
  * probe restores it. Operations that only timed out while WAITING do not count:
  * a volume that is merely overloaded is not broken.
  */
-import { budgetLeftMs } from './deadline';
+import { budgetLeftMs, type RequestBudget } from './deadline';
 import { VolumeError, errorCode, isIoError } from './errors';
 
 export type VolumeState = 'healthy' | 'degraded';
@@ -34,7 +34,7 @@ export interface VolumeReport {
   readonly latencyMs: { readonly p50: number | null; readonly p99: number | null; readonly samples: number };
 }
 /** 'hint': a batch of page-cache hints (best-effort: sent only when a slot is free, never counted against health). */
-export type VolumeOp = 'realpath' | 'stat' | 'open' | 'read' | 'close' | 'list' | 'probe' | 'hint';
+export type VolumeOp = 'realpath' | 'stat' | 'resolve' | 'open' | 'read' | 'close' | 'list' | 'probe' | 'hint';
 
 export interface GateLimits {
   readonly maxInflight: number;
@@ -71,6 +71,8 @@ export interface RunOptions<T> {
    * every new request (docs/performance.md, "Paused downloads").
    */
   readonly later?: boolean;
+  /** The request's budget before its headers (deadline.ts), when shorter than the operation's own deadline. */
+  readonly budget?: RequestBudget;
 }
 
 interface Task {
@@ -134,7 +136,7 @@ export class Volume {
       }
     }
     // The request's budget before its headers (deadline.ts) may be shorter than the operation's own.
-    const deadlineMs = Math.min(this.limits.timeoutMs, budgetLeftMs());
+    const deadlineMs = Math.min(this.limits.timeoutMs, budgetLeftMs(opts.budget));
     if (!opts.noDeadline && deadlineMs <= 0) {
       return Promise.reject(new VolumeError('RS_ERR_READ_TIMEOUT', this.id, `request on volume ${this.mount} ran out of time`));
     }

@@ -273,7 +273,7 @@ async function sendThroughNode(
   res.once('close', onGone);
   let chunk: Buffer;
   try {
-    chunk = await reader.read(fd, position, length, gone.signal, later);
+    chunk = await reader.read(fd, position, length, gone.signal, undefined, later);
   } catch (err) {
     if (!res.destroyed) res.destroy();
     return { ok: false, bytes: 0, reason: readFailure(err, res) };

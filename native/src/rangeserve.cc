@@ -24,9 +24,14 @@
 
 #include <napi.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -60,8 +65,8 @@ constexpr double kMaxSafeInteger = 9007199254740991.0;
 
 // ErrnoName returns the symbolic name of an errno value. A switch (not
 // strerrorname_np) keeps the build portable to older C libraries; the list covers
-// every error posix_fadvise(2) and ioprio_set(2)/ioprio_get(2) document, plus a few
-// that a kernel may return through them.
+// every error posix_fadvise(2), ioprio_set(2)/ioprio_get(2), realpath(3) and stat(2)
+// document, plus a few that a kernel may return through them.
 const char* ErrnoName(int err) {
   switch (err) {
     case EBADF: return "EBADF";
@@ -78,6 +83,13 @@ const char* ErrnoName(int err) {
     case EAGAIN: return "EAGAIN";
     case ENODEV: return "ENODEV";
     case EOVERFLOW: return "EOVERFLOW";
+    case ENOENT: return "ENOENT";
+    case ENOTDIR: return "ENOTDIR";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case ELOOP: return "ELOOP";
+    case ESTALE: return "ESTALE";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case ENOTCONN: return "ENOTCONN";
 #if defined(ENOTSUP) && (!defined(EOPNOTSUPP) || ENOTSUP != EOPNOTSUPP)
     case ENOTSUP: return "ENOTSUP";
 #endif
@@ -429,11 +441,141 @@ Napi::Object MakeConstants(Napi::Env env) {
   return c;
 }
 
+// ResolveStatWorker runs realpath(3) and then stat(2) of the result in one task on
+// libuv's threadpool: a request resolves and stats its path in one pool hop
+// instead of two (each hop is a wake-up of a pool thread and of the event loop,
+// which dominated the cost of a small range; docs/performance.md).
+//
+// With a descriptor, a position and a buffer, the same task then also preads
+// into the buffer: the open-file cache's guess of the first read of a small
+// range, which the caller keeps only if the stat shows the cached file is still
+// the one at the path. A failed read only means no guess (bytesRead -1).
+class ResolveStatWorker : public Napi::AsyncWorker {
+ public:
+  ResolveStatWorker(Napi::Env env, std::string path)
+      : Napi::AsyncWorker(env, "rangeserve:resolveStat"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        path_(std::move(path)) {}
+
+  void ReadAhead(int fd, int64_t position, Napi::Buffer<uint8_t> buffer) {
+    fd_ = fd;
+    position_ = position;
+    data_ = buffer.Data();
+    length_ = buffer.Length();
+    buffer_ = Napi::Persistent(buffer.As<Napi::Object>());
+  }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    char* real = realpath(path_.c_str(), nullptr);
+    if (real == nullptr) {
+      error_ = errno;
+      syscall_ = "realpath";
+      return;
+    }
+    real_ = real;
+    free(real);
+    if (stat(real_.c_str(), &st_) != 0) {
+      error_ = errno;
+      syscall_ = "stat";
+      return;
+    }
+    if (fd_ >= 0) {
+      ssize_t n;
+      do {
+        n = pread(fd_, data_, length_, static_cast<off_t>(position_));
+      } while (n < 0 && errno == EINTR);
+      bytes_read_ = n < 0 ? -1 : static_cast<int64_t>(n);
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_ != 0) {
+      ThrowErrno(env, error_, syscall_);
+      Napi::Error error = env.GetAndClearPendingException();
+      deferred_.Reject(error.Value());
+      return;
+    }
+    Napi::Object out = Napi::Object::New(env);
+    const char* kind = S_ISREG(st_.st_mode) ? "file" : S_ISDIR(st_.st_mode) ? "directory" : "other";
+    out.Set("real", Napi::String::New(env, real_));
+    out.Set("kind", Napi::String::New(env, kind));
+    out.Set("size", Napi::Number::New(env, static_cast<double>(st_.st_size)));
+#ifdef __APPLE__
+    const struct timespec& mtim = st_.st_mtimespec;
+#else
+    const struct timespec& mtim = st_.st_mtim;
+#endif
+    uint64_t mtime_ns = static_cast<uint64_t>(mtim.tv_sec) * 1000000000ULL + static_cast<uint64_t>(mtim.tv_nsec);
+    out.Set("mtimeNs", Napi::BigInt::New(env, mtime_ns));
+    out.Set("dev", Napi::Number::New(env, static_cast<double>(st_.st_dev)));
+    out.Set("ino", Napi::BigInt::New(env, static_cast<uint64_t>(st_.st_ino)));
+    if (fd_ >= 0) out.Set("bytesRead", Napi::Number::New(env, static_cast<double>(bytes_read_)));
+    deferred_.Resolve(out);
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  std::string real_;
+  struct stat st_ {};
+  int error_ = 0;
+  const char* syscall_ = "";
+  int fd_ = -1;
+  int64_t position_ = 0;
+  uint8_t* data_ = nullptr;
+  size_t length_ = 0;
+  int64_t bytes_read_ = -1;
+  // Keeps the caller's buffer alive (and its memory in place) while the task runs.
+  Napi::ObjectReference buffer_;
+};
+
+// ResolveStat implements resolveStat(path[, fd, position, buffer]) -> Promise<{ real,
+// kind, size, mtimeNs, dev, ino[, bytesRead] }>; a failure of realpath or stat rejects
+// with a Node-style error whose syscall names the step ('realpath' or 'stat').
+Napi::Value ResolveStat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "The \"path\" argument must be of type string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (path.find('\0') != std::string::npos) {
+    Napi::TypeError::New(env, "The \"path\" argument must not contain null bytes").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  bool read_ahead = info.Length() >= 2 && !info[1].IsUndefined();
+  int64_t fd = -1;
+  int64_t position = 0;
+  if (read_ahead) {
+    if (!ReadSafeInteger(info, 1, "fd", 0, &fd)) return env.Undefined();
+    if (fd > INT32_MAX) {
+      Napi::RangeError::New(env, "The value of \"fd\" is out of range. It must be an int32").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (!ReadSafeInteger(info, 2, "position", 0, &position)) return env.Undefined();
+    if (info.Length() < 4 || !info[3].IsBuffer()) {
+      Napi::TypeError::New(env, "The \"buffer\" argument must be a Buffer").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  auto* worker = new ResolveStatWorker(env, std::move(path));
+  if (read_ahead) worker->ReadAhead(static_cast<int>(fd), position, info[3].As<Napi::Buffer<uint8_t>>());
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fadvise", Napi::Function::New(env, Fadvise, "fadvise"));
   exports.Set("fadviseAsync", Napi::Function::New(env, FadviseAsync, "fadviseAsync"));
   exports.Set("ioprioSet", Napi::Function::New(env, IoprioSet, "ioprioSet"));
   exports.Set("ioprioGet", Napi::Function::New(env, IoprioGet, "ioprioGet"));
+  exports.Set("resolveStat", Napi::Function::New(env, ResolveStat, "resolveStat"));
   exports.Set("constants", MakeConstants(env));
   rangeserve_zero_copy::InitZeroCopy(env, exports);
 #ifdef __linux__

@@ -12,8 +12,9 @@ import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../app/config';
 import { openFileCacheApplies } from '../../app/engines';
 import { withOpenFileCache } from '../../app/engines/open-file-cache';
-import { hintStatus } from '../../app/native/hint-status';
 import { createStreamEngine } from '../../app/engines/stream-engine';
+import { createWorkerEngine } from '../../app/engines/worker-engine';
+import type { BodyPiece } from '../../app/core/types';
 import type { Engine, OpenedFile } from '../../app/engines/types';
 import { sha256 } from '../helpers/fixtures';
 import { raw } from '../helpers/http';
@@ -57,9 +58,13 @@ before(() => {
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-// Stream engine only: createEngine() never caches the worker engine's descriptors
-// (a reader thread's exit closes the fds it opened; docs/performance.md).
-const engines: [string, () => Engine][] = [['stream', () => createStreamEngine({ chunkBytes: 65536 })]];
+// Both engines: reader threads start with trackUnmanagedFds off, so a cached descriptor outlives its thread.
+const engines: [string, () => Engine][] = [
+  ['stream', () => createStreamEngine({ chunkBytes: 65536 })],
+  ['worker', () => createWorkerEngine({ chunkBytes: 65536, threads: 1 })],
+];
+
+const span = (start: number, end: number): BodyPiece[] => [{ kind: 'file', start, end }];
 
 for (const [engineName, makeInner] of engines) {
   describe(`open-file cache over the ${engineName} engine`, () => {
@@ -134,6 +139,87 @@ for (const [engineName, makeInner] of engines) {
       });
     }
 
+    test('with hints active, one-read bodies share the descriptor and bigger ones open their own', async () => {
+      const engine = withOpenFileCache(makeInner(), { max: 10, idleMs: 60_000, chunkBytes: 65536, sharedBodyBytes: 65536 });
+      try {
+        const p = path.join(dir, `${engineName}-shared.bin`);
+        const data = content(7, 300_000);
+        put(p, data, T0);
+        const rows: { body: BodyPiece[]; shared: boolean }[] = [
+          { body: span(0, 4095), shared: true },
+          { body: span(200_000, 200_000 + 65535), shared: true },
+          { body: [...span(0, 99), { kind: 'bytes', data: '--sep\r\n' }, ...span(1000, 1099)], shared: true },
+          { body: span(0, 65536), shared: false }, // two reads: plans its own readahead hints
+          { body: span(0, 299_999), shared: false },
+          { body: [...span(0, 99), ...span(1000, 200_000)], shared: false },
+        ];
+        const first = await engine.open(p, { body: span(0, 4095) });
+        const cachedFd = first.fd;
+        await first.close();
+        for (const row of rows) {
+          const before = engine.cacheStats();
+          const f = await engine.open(p, { body: row.body });
+          try {
+            assert.equal(f.fd === cachedFd, row.shared, `${JSON.stringify(row.body)}: shared descriptor`);
+            assert.equal(engine.cacheStats().private, before.private + (row.shared ? 0 : 1));
+            const reader = (f as OpenedFile & { reader: { read(fd: number, p: number, l: number): Promise<Buffer> } }).reader;
+            const piece = row.body.find((b) => b.kind === 'file')!;
+            assert.ok(piece.kind === 'file');
+            const got = await reader.read(f.fd, piece.start, Math.min(65536, piece.end - piece.start + 1));
+            assert.equal(sha256(got), sha256(data.subarray(piece.start, piece.start + got.length)));
+          } finally {
+            await f.close();
+          }
+        }
+      } finally {
+        await engine.close();
+      }
+    });
+
+    test('a held file is guessed; its first chunk is read with the resolve, and only kept for the same file', async () => {
+      const engine = withOpenFileCache(makeInner(), { max: 10, idleMs: 60_000, chunkBytes: 65536 });
+      try {
+        const p = path.join(dir, `${engineName}-early.bin`);
+        const v1 = content(8, 200_000);
+        put(p, v1, T0);
+        assert.equal(engine.guess!(p), undefined, 'nothing is guessed before the file was resolved and opened');
+        // The route's order: resolve, open (with the plan's body), read through the lease.
+        const serve = async (body: BodyPiece[], expect: Buffer): Promise<boolean> => {
+          const g = engine.guess!(p);
+          const r = await engine.resolve(p, g ? { body } : {});
+          const f = await engine.open(r.real, { body, ...(r.early ? { early: r.early } : {}) });
+          try {
+            const piece = body[0]!;
+            assert.ok(piece.kind === 'file');
+            const reader = (f as OpenedFile & { reader: { read(fd: number, p: number, l: number): Promise<Buffer> } }).reader;
+            const got = await reader.read(f.fd, piece.start, piece.end - piece.start + 1);
+            assert.equal(sha256(got), sha256(expect.subarray(piece.start, piece.end + 1)));
+          } finally {
+            await f.close();
+          }
+          return r.early !== undefined;
+        };
+        assert.equal(await serve(span(0, 4095), v1), false, 'first request: a miss');
+        assert.deepEqual(engine.guess!(p)?.stat.size, 200_000);
+        assert.equal(await serve(span(10_000, 14_095), v1), true, 'second: read with the resolve');
+        assert.equal(await serve(span(190_000, 199_999), v1), true);
+        assert.equal(engine.cacheStats().early, 2);
+        // Replaced by rename (same size and mtime): the guess reads the old descriptor, which must not be served.
+        const v2 = content(9, 200_000);
+        put(p + '.tmp', v2, T0);
+        fs.renameSync(p + '.tmp', p);
+        assert.equal(await serve(span(10_000, 14_095), v2), false, 'the old file was read early but not kept');
+        assert.equal(await serve(span(20_000, 24_095), v2), true, 'the new file is held now');
+        // Changed in place: new size.
+        fs.appendFileSync(p, Buffer.alloc(10, 1));
+        const v3 = Buffer.concat([v2, Buffer.alloc(10, 1)]);
+        assert.equal(await serve(span(199_995, 200_009), v3), false);
+        assert.equal(engine.cacheStats().early, 3);
+      } finally {
+        await engine.close();
+      }
+    });
+
     test('bounded: least recently used entries are evicted, idle ones closed; a lent descriptor outlives its eviction', async () => {
       const engine = withOpenFileCache(makeInner(), { max: 2, idleMs: 200, chunkBytes: 65536 });
       try {
@@ -165,59 +251,60 @@ for (const [engineName, makeInner] of engines) {
 }
 
 describe('where the open-file cache applies', () => {
-  const rows: { env: Record<string, string>; applies: boolean | 'unless hints are active' }[] = [
+  const rows: { env: Record<string, string>; applies: boolean }[] = [
     { env: { MODE: 'stream', HINTS: 'off' }, applies: true },
     { env: { MODE: 'cluster', CLUSTER_IO: 'stream', HINTS: 'off' }, applies: true },
     { env: { MODE: 'stream', HINTS: 'off', OPEN_FILE_CACHE_MAX: '0' }, applies: false },
-    { env: { MODE: 'worker', HINTS: 'off' }, applies: false },
-    { env: { MODE: 'cluster', CLUSTER_IO: 'worker', HINTS: 'off' }, applies: false },
-    { env: { MODE: 'stream', HINTS: 'on' }, applies: 'unless hints are active' },
+    { env: { MODE: 'worker', HINTS: 'off' }, applies: true },
+    { env: { MODE: 'worker', OPEN_FILE_CACHE_MAX: '0' }, applies: false },
+    { env: { MODE: 'cluster', CLUSTER_IO: 'worker', HINTS: 'off' }, applies: true },
+    { env: { MODE: 'stream', HINTS: 'on' }, applies: true },
   ];
   for (const row of rows) {
     test(`${JSON.stringify(row.env)}: ${String(row.applies)}`, () => {
-      const config = loadConfig(row.env, '/srv');
-      const want = row.applies === 'unless hints are active' ? !hintStatus(config.hints, 'stream').active : row.applies;
-      assert.equal(openFileCacheApplies(config), want);
+      assert.equal(openFileCacheApplies(loadConfig(row.env, '/srv')), row.applies);
     });
   }
 });
 
-describe('open-file cache over HTTP', () => {
-  let srv: TestServer | undefined;
-  let root: string;
-  before(async () => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'rangeserve-ofc-http-'));
-    put(path.join(root, 'v.bin'), content(1, 100_000), T0);
-    // HINTS=off: with page-cache hints active the cache stands aside (app/engines/index.ts).
-    srv = await startTestServer({ FILES_ROOT: root, OPEN_FILE_CACHE_MAX: '100', HINTS: 'off' });
+for (const hints of ['off', 'on']) {
+  describe(`open-file cache over HTTP, HINTS=${hints}`, () => {
+    let srv: TestServer | undefined;
+    let root: string;
+    before(async () => {
+      root = fs.mkdtempSync(path.join(os.tmpdir(), 'rangeserve-ofc-http-'));
+      put(path.join(root, 'v.bin'), content(1, 100_000), T0);
+      // With hints active, only one-read bodies share the cached descriptor (app/engines/index.ts).
+      srv = await startTestServer({ FILES_ROOT: root, OPEN_FILE_CACHE_MAX: '100', HINTS: hints });
+    });
+    after(async () => {
+      await srv?.stop();
+      fs.rmSync(root, { recursive: true, force: true });
+    });
+
+    test('after a replace, GET and If-Range resumes see the new file under its own ETag, never a splice', async () => {
+      const url = srv!.url;
+      const first = await raw(url, { path: '/files/v.bin' });
+      assert.equal(first.status, 200);
+      assert.equal(sha256(first.body), sha256(content(1, 100_000)));
+      const etag1 = first.headers.etag!;
+      const warm = await raw(url, { path: '/files/v.bin', headers: { Range: 'bytes=0-4095' } });
+      assert.equal(sha256(warm.body), sha256(content(1, 4096)));
+
+      // Replace it atomically (same size, a new mtime), as a deploy would.
+      const next = content(2, 100_000);
+      put(path.join(root, 'v.tmp'), next, T1);
+      fs.renameSync(path.join(root, 'v.tmp'), path.join(root, 'v.bin'));
+
+      const resumed = await raw(url, { path: '/files/v.bin', headers: { Range: 'bytes=50000-', 'If-Range': etag1 } });
+      assert.equal(resumed.status, 200, 'the old ETag no longer matches: the whole new file');
+      assert.equal(sha256(resumed.body), sha256(next));
+      assert.notEqual(resumed.headers.etag, etag1);
+
+      const small = await raw(url, { path: '/files/v.bin', headers: { Range: 'bytes=10-4105', 'If-Range': resumed.headers.etag! } });
+      assert.equal(small.status, 206);
+      assert.equal(small.headers['content-range'], 'bytes 10-4105/100000');
+      assert.equal(sha256(small.body), sha256(next.subarray(10, 4106)));
+    });
   });
-  after(async () => {
-    await srv?.stop();
-    fs.rmSync(root, { recursive: true, force: true });
-  });
-
-  test('after a replace, GET and If-Range resumes see the new file under its own ETag, never a splice', async () => {
-    const url = srv!.url;
-    const first = await raw(url, { path: '/files/v.bin' });
-    assert.equal(first.status, 200);
-    assert.equal(sha256(first.body), sha256(content(1, 100_000)));
-    const etag1 = first.headers.etag!;
-    const warm = await raw(url, { path: '/files/v.bin', headers: { Range: 'bytes=0-4095' } });
-    assert.equal(sha256(warm.body), sha256(content(1, 4096)));
-
-    // Replace it atomically (same size, a new mtime), as a deploy would.
-    const next = content(2, 100_000);
-    put(path.join(root, 'v.tmp'), next, T1);
-    fs.renameSync(path.join(root, 'v.tmp'), path.join(root, 'v.bin'));
-
-    const resumed = await raw(url, { path: '/files/v.bin', headers: { Range: 'bytes=50000-', 'If-Range': etag1 } });
-    assert.equal(resumed.status, 200, 'the old ETag no longer matches: the whole new file');
-    assert.equal(sha256(resumed.body), sha256(next));
-    assert.notEqual(resumed.headers.etag, etag1);
-
-    const small = await raw(url, { path: '/files/v.bin', headers: { Range: 'bytes=10-4105', 'If-Range': resumed.headers.etag! } });
-    assert.equal(small.status, 206);
-    assert.equal(small.headers['content-range'], 'bytes 10-4105/100000');
-    assert.equal(sha256(small.body), sha256(next.subarray(10, 4106)));
-  });
-});
+}

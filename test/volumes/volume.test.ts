@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { describe, test } from 'node:test';
-import { Volume, VolumeRegistry, type GateLimits, type VolumeEvent, type VolumeObserver } from '../../app/volumes';
+import { requestBudget, Volume, VolumeRegistry, type GateLimits, type VolumeEvent, type VolumeObserver } from '../../app/volumes';
 
 const limits: GateLimits = { maxInflight: 2, maxQueue: 2, timeoutMs: 200, errorLimit: 2, errorWindowMs: 60_000 };
 const quiet: VolumeObserver = { opDone: () => undefined, timedOut: () => undefined, rejected: () => undefined, stateChanged: () => undefined };
@@ -84,6 +84,33 @@ describe('volume gate', () => {
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(lateValues, ['fd']);
     assert.equal(v.inflight, 0);
+  });
+
+  describe("the request's budget before its headers bounds each operation it starts", () => {
+    const rows: { name: string; budgetMs: number | undefined; failsWithinMs: number | undefined }[] = [
+      { name: 'no budget: the operation keeps its own deadline (200 ms)', budgetMs: undefined, failsWithinMs: 200 },
+      { name: 'a budget shorter than the deadline ends the operation first', budgetMs: 60, failsWithinMs: 60 },
+      { name: 'a spent budget refuses the operation before it starts', budgetMs: 0, failsWithinMs: 0 },
+      { name: 'a lifted budget (headers sent) leaves the deadline alone', budgetMs: Infinity, failsWithinMs: 200 },
+    ];
+    for (const row of rows) {
+      test(row.name, async () => {
+        const v = volume();
+        const h = held();
+        let started = false;
+        const budget = row.budgetMs === undefined ? undefined : requestBudget(row.budgetMs);
+        const t0 = Date.now();
+        await assert.rejects(
+          v.run('stat', () => ((started = true), h.promise), budget ? { budget } : {}),
+          (e) => code(e) === 'RS_ERR_READ_TIMEOUT',
+        );
+        const took = Date.now() - t0;
+        assert.ok(took >= (row.failsWithinMs ?? 0) - 5 && took < (row.failsWithinMs ?? 0) + 150, `failed after ${took} ms`);
+        assert.equal(started, row.budgetMs !== 0, 'a spent budget never reaches the disk');
+        h.release();
+        await h.promise;
+      });
+    }
   });
 
   test('a client that goes away drops its operation still waiting for a slot', async () => {

@@ -40,7 +40,8 @@ for (const engine of ['stream', 'worker'] as const) {
   describe(`zero-copy, ${engine} engine`, () => {
     let srv: TestServer;
     before(async () => {
-      srv = await startTestServer({ FILES_ROOT: fx.root, MODE: engine, ZERO_COPY: 'auto', STALL_TIMEOUT_MS: '1500' });
+      // VOLUME_MAX_INFLIGHT pinned: it bounds the sender threads the fd-leak test warms up.
+      srv = await startTestServer({ FILES_ROOT: fx.root, MODE: engine, ZERO_COPY: 'auto', STALL_TIMEOUT_MS: '1500', VOLUME_MAX_INFLIGHT: '4' });
     });
     after(async () => {
       await srv?.stop();
@@ -93,7 +94,7 @@ for (const engine of ['stream', 'worker'] as const) {
     test('clients that abort mid-transfer leave no descriptor open', async () => {
       const pids = await servingPids(srv.url);
       // Warm-up: a volume's sender threads (each with an epoll fd and an eventfd) are started
-      // as concurrent transfers need them, up to VOLUME_MAX_INFLIGHT; they exist from here on.
+      // as concurrent transfers need them, up to VOLUME_MAX_INFLIGHT (4 here); they exist from here on.
       const warm = await Promise.all(Array.from({ length: 8 }, () => unreadDownload(srv.port, '/files/large.bin')));
       for (const s of warm) s.destroy();
       await sleep(500);
