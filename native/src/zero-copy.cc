@@ -16,7 +16,8 @@
 // early; EAGAIN: parked, see below; anything else: the socket or the disk failed;
 // ECANCELED: zeroCopyCancel).
 //
-// Parking: a job whose socket has taken nothing for parkMs (a client that paused) ends
+// Parking: a job whose socket has been full for parkMs (a client that paused; not a slow
+// disk, which an O_NONBLOCK file can also answer with EAGAIN) ends
 // with EAGAIN and closes its two dups; JS waits for the client through Node (one small
 // write) and submits the rest as a new job. A paused download then holds no descriptor
 // beyond Node's own socket: 10,000 paused downloads would otherwise need 30,000.
@@ -59,6 +60,7 @@
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/epoll.h>
@@ -249,7 +251,13 @@ class Sender {
       }
       if (err == EINTR) continue;
       if (err == EAGAIN || err == EWOULDBLOCK) {
-        if (job->blockedSinceNs == 0) job->blockedSinceNs = NowNs();
+        // Only a full socket is the client's doing: a file opened O_NONBLOCK can give EAGAIN
+        // too while its pages are read in (a slow disk), and such a job must not park (its
+        // resumption would add reads to the slow volume).
+        pollfd p{job->sock, POLLOUT, 0};
+        bool socketFull = !(poll(&p, 1, 0) > 0 && (p.revents & POLLOUT) != 0);
+        if (!socketFull) job->blockedSinceNs = 0;
+        else if (job->blockedSinceNs == 0) job->blockedSinceNs = NowNs();
         return Pumped::kBlocked;
       }
       Finish(job, err);
