@@ -187,7 +187,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     'info',
   );
   const readTimeoutMs = read(env, 'READ_TIMEOUT_MS', integer(50, 3_600_000), '5000');
-  const volumeMaxInflight = read(env, 'VOLUME_MAX_INFLIGHT', integer(1, 256), '16');
+  const volumeMaxInflight = read(env, 'VOLUME_MAX_INFLIGHT', integer(1, 256), '4');
   const volumeMaxQueue = read(env, 'VOLUME_MAX_QUEUE', integer(0, 100_000), '4096');
   const volumeErrorLimit = read(env, 'VOLUME_ERROR_LIMIT', integer(1, 10_000), '3');
   const volumeErrorWindowMs = read(env, 'VOLUME_ERROR_WINDOW_MS', integer(100, 86_400_000), '60000');

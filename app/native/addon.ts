@@ -71,6 +71,16 @@ export interface ResolvedStat {
   readonly bytesRead?: number;
 }
 
+/** What {@link NativeAddon.openStat} resolves with. */
+export interface OpenedStat {
+  readonly fd: number;
+  readonly kind: 'file' | 'directory' | 'other';
+  readonly size: number;
+  readonly mtimeNs: bigint;
+  readonly dev: number;
+  readonly ino: bigint;
+}
+
 export interface NativeAddon {
   /**
    * fadvise calls posix_fadvise(fd, offset, length, advice). `offset` and `length` are
@@ -98,6 +108,12 @@ export interface NativeAddon {
    * which never fails the call).
    */
   resolveStat?(path: string, fd?: number, position?: number, buffer?: Buffer): Promise<ResolvedStat>;
+  /**
+   * openStat opens `path` with O_RDONLY | O_CLOEXEC | `flags` and fstats the descriptor,
+   * in one task on libuv's threadpool. The caller owns the descriptor, whatever `kind`
+   * says. Rejects like fs does (syscall 'open' or 'fstat'). Optional, like resolveStat.
+   */
+  openStat?(path: string, flags: number): Promise<OpenedStat>;
   /**
    * ioprioSet sets the I/O priority of the CALLING THREAD (ioprio_set with
    * IOPRIO_WHO_PROCESS, who = 0). `level` is 0..7 (default 0); 'rt' needs

@@ -23,7 +23,7 @@ function intEnv(name: string, fallback: number): number {
 }
 
 export function wantedThreadpoolSize(env: NodeJS.ProcessEnv = process.env): number {
-  const perVolume = intEnv('VOLUME_MAX_INFLIGHT', 16) + 1;
+  const perVolume = intEnv('VOLUME_MAX_INFLIGHT', 4) + 1;
   let volumes = intEnv('VOLUME_MAX_VOLUMES', 8);
   try {
     const root = path.resolve(env['FILES_ROOT'] || './files');

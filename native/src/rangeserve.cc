@@ -24,6 +24,7 @@
 
 #include <napi.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,6 +91,10 @@ const char* ErrnoName(int err) {
     case ESTALE: return "ESTALE";
     case ETIMEDOUT: return "ETIMEDOUT";
     case ENOTCONN: return "ENOTCONN";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case ENXIO: return "ENXIO";
+    case EISDIR: return "EISDIR";
 #if defined(ENOTSUP) && (!defined(EOPNOTSUPP) || ENOTSUP != EOPNOTSUPP)
     case ENOTSUP: return "ENOTSUP";
 #endif
@@ -441,6 +446,48 @@ Napi::Object MakeConstants(Napi::Env env) {
   return c;
 }
 
+// RejectErrno rejects `deferred` with the same Node-style system error ThrowErrno throws.
+void RejectErrno(Napi::Promise::Deferred& deferred, int err, const char* syscall_name) {
+  Napi::Env env = deferred.Env();
+  ThrowErrno(env, err, syscall_name);
+  deferred.Reject(env.GetAndClearPendingException().Value());
+}
+
+// StatObject turns a stat(2) result into { kind, size, mtimeNs, dev, ino }, the
+// fields (and BigInt types) of Node's bigint stat that the engines use.
+Napi::Object StatObject(Napi::Env env, const struct stat& st) {
+  Napi::Object out = Napi::Object::New(env);
+  const char* kind = S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "directory" : "other";
+  out.Set("kind", Napi::String::New(env, kind));
+  out.Set("size", Napi::Number::New(env, static_cast<double>(st.st_size)));
+#ifdef __APPLE__
+  const struct timespec& mtim = st.st_mtimespec;
+#else
+  const struct timespec& mtim = st.st_mtim;
+#endif
+  uint64_t mtime_ns = static_cast<uint64_t>(mtim.tv_sec) * 1000000000ULL + static_cast<uint64_t>(mtim.tv_nsec);
+  out.Set("mtimeNs", Napi::BigInt::New(env, mtime_ns));
+  out.Set("dev", Napi::Number::New(env, static_cast<double>(st.st_dev)));
+  out.Set("ino", Napi::BigInt::New(env, static_cast<uint64_t>(st.st_ino)));
+  return out;
+}
+
+// ReadPath reads argument `index` as a path string without NUL bytes. On failure
+// it leaves a TypeError pending and returns false.
+bool ReadPath(const Napi::CallbackInfo& info, size_t index, std::string* out) {
+  Napi::Env env = info.Env();
+  if (index >= info.Length() || !info[index].IsString()) {
+    Napi::TypeError::New(env, "The \"path\" argument must be of type string").ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = info[index].As<Napi::String>().Utf8Value();
+  if (out->find('\0') != std::string::npos) {
+    Napi::TypeError::New(env, "The \"path\" argument must not contain null bytes").ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
 // ResolveStatWorker runs realpath(3) and then stat(2) of the result in one task on
 // libuv's threadpool: a request resolves and stats its path in one pool hop
 // instead of two (each hop is a wake-up of a pool thread and of the event loop,
@@ -493,25 +540,11 @@ class ResolveStatWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     if (error_ != 0) {
-      ThrowErrno(env, error_, syscall_);
-      Napi::Error error = env.GetAndClearPendingException();
-      deferred_.Reject(error.Value());
+      RejectErrno(deferred_, error_, syscall_);
       return;
     }
-    Napi::Object out = Napi::Object::New(env);
-    const char* kind = S_ISREG(st_.st_mode) ? "file" : S_ISDIR(st_.st_mode) ? "directory" : "other";
+    Napi::Object out = StatObject(env, st_);
     out.Set("real", Napi::String::New(env, real_));
-    out.Set("kind", Napi::String::New(env, kind));
-    out.Set("size", Napi::Number::New(env, static_cast<double>(st_.st_size)));
-#ifdef __APPLE__
-    const struct timespec& mtim = st_.st_mtimespec;
-#else
-    const struct timespec& mtim = st_.st_mtim;
-#endif
-    uint64_t mtime_ns = static_cast<uint64_t>(mtim.tv_sec) * 1000000000ULL + static_cast<uint64_t>(mtim.tv_nsec);
-    out.Set("mtimeNs", Napi::BigInt::New(env, mtime_ns));
-    out.Set("dev", Napi::Number::New(env, static_cast<double>(st_.st_dev)));
-    out.Set("ino", Napi::BigInt::New(env, static_cast<uint64_t>(st_.st_ino)));
     if (fd_ >= 0) out.Set("bytesRead", Napi::Number::New(env, static_cast<double>(bytes_read_)));
     deferred_.Resolve(out);
   }
@@ -539,15 +572,8 @@ class ResolveStatWorker : public Napi::AsyncWorker {
 // with a Node-style error whose syscall names the step ('realpath' or 'stat').
 Napi::Value ResolveStat(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) {
-    Napi::TypeError::New(env, "The \"path\" argument must be of type string").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  if (path.find('\0') != std::string::npos) {
-    Napi::TypeError::New(env, "The \"path\" argument must not contain null bytes").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  std::string path;
+  if (!ReadPath(info, 0, &path)) return env.Undefined();
   bool read_ahead = info.Length() >= 2 && !info[1].IsUndefined();
   int64_t fd = -1;
   int64_t position = 0;
@@ -570,12 +596,82 @@ Napi::Value ResolveStat(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+// OpenStatWorker opens a file read-only and fstats the descriptor in one task on
+// libuv's threadpool (fs.open then fs.fstat is two). `flags` are added to O_RDONLY
+// and O_CLOEXEC (the caller passes O_NOFOLLOW | O_NONBLOCK). The descriptor is the
+// caller's from then on, whatever it is (the caller closes one that is no regular file).
+class OpenStatWorker : public Napi::AsyncWorker {
+ public:
+  OpenStatWorker(Napi::Env env, std::string path, int flags)
+      : Napi::AsyncWorker(env, "rangeserve:openStat"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        path_(std::move(path)),
+        flags_(flags) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    do {
+      fd_ = open(path_.c_str(), O_RDONLY | O_CLOEXEC | flags_);
+    } while (fd_ < 0 && errno == EINTR);
+    if (fd_ < 0) {
+      error_ = errno;
+      syscall_ = "open";
+      return;
+    }
+    if (fstat(fd_, &st_) != 0) {
+      error_ = errno;
+      syscall_ = "fstat";
+      close(fd_);
+      fd_ = -1;
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_ != 0) {
+      RejectErrno(deferred_, error_, syscall_);
+      return;
+    }
+    Napi::Object out = StatObject(env, st_);
+    out.Set("fd", Napi::Number::New(env, fd_));
+    deferred_.Resolve(out);
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  int flags_;
+  int fd_ = -1;
+  struct stat st_ {};
+  int error_ = 0;
+  const char* syscall_ = "";
+};
+
+// OpenStat implements openStat(path, flags) -> Promise<{ fd, kind, size, mtimeNs, dev, ino }>.
+Napi::Value OpenStat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path;
+  if (!ReadPath(info, 0, &path)) return env.Undefined();
+  int64_t flags = 0;
+  if (!ReadSafeInteger(info, 1, "flags", 0, &flags)) return env.Undefined();
+  if (flags > INT32_MAX) {
+    Napi::RangeError::New(env, "The value of \"flags\" is out of range").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* worker = new OpenStatWorker(env, std::move(path), static_cast<int>(flags));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fadvise", Napi::Function::New(env, Fadvise, "fadvise"));
   exports.Set("fadviseAsync", Napi::Function::New(env, FadviseAsync, "fadviseAsync"));
   exports.Set("ioprioSet", Napi::Function::New(env, IoprioSet, "ioprioSet"));
   exports.Set("ioprioGet", Napi::Function::New(env, IoprioGet, "ioprioGet"));
   exports.Set("resolveStat", Napi::Function::New(env, ResolveStat, "resolveStat"));
+  exports.Set("openStat", Napi::Function::New(env, OpenStat, "openStat"));
   exports.Set("constants", MakeConstants(env));
   rangeserve_zero_copy::InitZeroCopy(env, exports);
 #ifdef __linux__

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { addon } from '../../app/native/addon';
-import { resolvePath, resolvePathSync } from '../../app/engines/fs-ops';
+import { openRegular, resolvePath, resolvePathSync } from '../../app/engines/fs-ops';
 import type { Resolved } from '../../app/engines/types';
 
 let dir = '';
@@ -88,4 +88,37 @@ describe('addon resolveStat arguments', { skip: addon?.resolveStat ? false : 'th
     assert.throws(() => call(undefined), TypeError);
     assert.throws(() => call('a\0b'), TypeError);
   });
+});
+
+describe('openRegular (the addon openStat: open + fstat in one task; two without the addon)', () => {
+  const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
+  const rows: { name: string; path: () => string; code?: string }[] = [
+    { name: 'a regular file opens, with the fstat of its descriptor', path: () => path.join(dir, 'f.bin') },
+    { name: 'a symlink is refused (O_NOFOLLOW): ELOOP', path: () => path.join(dir, 'link'), code: 'ELOOP' },
+    { name: 'a folder is not a regular file: ENOTREG, its descriptor closed', path: () => path.join(dir, 'sub'), code: 'ENOTREG' },
+    { name: 'a FIFO opens without blocking (O_NONBLOCK) and is refused: ENOTREG', path: () => path.join(dir, 'fifo'), code: 'ENOTREG' },
+    { name: 'a missing file: ENOENT', path: () => path.join(dir, 'nope'), code: 'ENOENT' },
+  ];
+  for (const row of rows) {
+    test(row.name, async () => {
+      const before = openFds();
+      if (row.code !== undefined) {
+        await assert.rejects(openRegular(row.path()), (e: unknown) => (e as { code?: unknown }).code === row.code);
+        assert.equal(openFds(), before, 'no descriptor left open');
+        return;
+      }
+      const r = await openRegular(row.path());
+      try {
+        const st = fs.fstatSync(r.fd, { bigint: true });
+        assert.deepEqual(r, { fd: r.fd, meta: { size: Number(st.size), mtimeNs: st.mtimeNs }, dev: Number(st.dev), ino: st.ino });
+        assert.equal(fs.readFileSync(row.path()).length, 12345);
+        // O_CLOEXEC (as Node's own fs.open): a child process never inherits a download's file.
+        const flags = /flags:\s+([0-7]+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${r.fd}`, 'utf8'))?.[1] ?? '0';
+        assert.ok((parseInt(flags, 8) & 0o2000000) !== 0, `fd flags ${flags} include O_CLOEXEC`);
+      } finally {
+        fs.closeSync(r.fd);
+      }
+      assert.equal(openFds(), before);
+    });
+  }
 });

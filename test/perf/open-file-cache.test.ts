@@ -306,5 +306,28 @@ for (const hints of ['off', 'on']) {
       assert.equal(small.headers['content-range'], 'bytes 10-4105/100000');
       assert.equal(sha256(small.body), sha256(next.subarray(10, 4106)));
     });
+
+    test('a hot file: ranges read with the resolve (one pool round trip) carry the same bytes and headers', async () => {
+      const url = srv!.url;
+      const early = async (): Promise<number> => {
+        const h = await raw(url, { path: '/healthz' });
+        return (JSON.parse(h.body.toString()) as { openFileCache: { early: number } }).openFileCache.early;
+      };
+      const data = fs.readFileSync(path.join(root, 'v.bin'));
+      const first = await raw(url, { path: '/files/v.bin', headers: { Range: 'bytes=0-99' } });
+      const before = await early();
+      for (const [start, end] of [[0, 99], [5000, 9095], [99_000, 99_999]] as const) {
+        const r = await raw(url, { path: '/files/v.bin', headers: { Range: `bytes=${start}-${end}` } });
+        assert.equal(r.status, 206);
+        assert.equal(r.headers['content-range'], `bytes ${start}-${end}/100000`);
+        assert.equal(r.headers.etag, first.headers.etag);
+        assert.equal(r.headers['last-modified'], first.headers['last-modified']);
+        assert.equal(sha256(r.body), sha256(data.subarray(start, end + 1)));
+      }
+      assert.equal(await early(), before + 3, 'each range was read with its resolve');
+      const head = await raw(url, { method: 'HEAD', path: '/files/v.bin' });
+      assert.equal(head.headers['content-length'], '100000');
+      assert.equal(await early(), before + 3, 'a HEAD reads nothing');
+    });
   });
 }
