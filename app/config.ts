@@ -8,6 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parseIoPriority, type IoPriority } from './native/addon';
 import { parseByteSize, resolveHintOptions, type HintSettings } from './native/hint-policy';
+import { DEFAULT_SEND_QUEUE_BYTES } from './engines/send-queue';
 
 export type Mode = 'stream' | 'worker' | 'cluster';
 export type EngineChoice = 'stream' | 'worker';
@@ -46,6 +47,8 @@ export interface Config {
   readonly zeroCopy: 'auto' | 'off';
   /** Bodies shorter than this always take the JS path. */
   readonly zeroCopyMinBytes: number;
+  /** TCP_NOTSENT_LOWAT of a young download's socket (app/engines/send-queue.ts): unsent bytes the kernel holds for it; 0: kernel default. */
+  readonly sendQueueBytes: number;
   /** Performance (docs/performance.md): bodies up to this size are read whole and sent with one write; 0: off. */
   readonly smallBodyBytes: number;
   /** Open-file cache: descriptors kept open for hot files (0: off), and how long an unused one stays open. */
@@ -209,6 +212,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const ioPrio = read(env, 'IO_PRIORITY', ioPriority, 'off');
   const zeroCopy = read(env, 'ZERO_COPY', z.enum(['auto', 'off'], { message: 'expected auto or off' }), 'auto');
   const zeroCopyMinBytes = read(env, 'ZERO_COPY_MIN_BYTES', integer(1, 2 ** 40), '65536');
+  const sendQueueBytes = read(env, 'SEND_QUEUE_BYTES', integer(0, 64 * 1024 * 1024), String(DEFAULT_SEND_QUEUE_BYTES));
   return Object.freeze({
     port,
     host,
@@ -235,6 +239,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     volumeRescanMs,
     zeroCopy,
     zeroCopyMinBytes,
+    sendQueueBytes,
     smallBodyBytes,
     openFileCacheMax,
     openFileCacheIdleMs,

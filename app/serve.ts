@@ -14,6 +14,7 @@ import { startServer, type RunningServer } from './server';
 import { installVolumes, VolumeRegistry } from './volumes';
 import { VERSION } from './version';
 import { configureZeroCopy } from './zero-copy';
+import { configureSendQueue } from './engines/send-queue';
 
 export interface ServeOptions {
   readonly health?: () => Record<string, unknown>;
@@ -34,6 +35,7 @@ export async function serve(config: Config, log: Logger, options: ServeOptions =
   log.info({ volumes: volumes.describe().map((v) => v['mount']), uvThreadpoolSize: process.env['UV_THREADPOOL_SIZE'] }, 'volumes');
   const engine = createEngine(config);
   configureZeroCopy(config);
+  configureSendQueue(config.sendQueueBytes);
   const app = createRequestListener({ config, engine, rootReal, log, version: VERSION, volumes, ...(options.health ? { health: options.health } : {}), ...(options.observability ? { observability: options.observability } : {}) });
   const hints = hintStatus(config.hints, engine.name);
   log.info({ hints, ioPriority: config.ioPriority ?? 'off' }, hints.active ? 'hints active' : 'hints off');

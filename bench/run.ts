@@ -4,7 +4,10 @@
  * interleaved rounds (A B C … A B C …) so slow drift of the machine cancels.
  *
  *   node dist/bench/run.js [--quick] [--rounds N] [--only id,id] [--scenarios a1,a16,b,c,d]
- *                          [--workers N] [--rs-env KEY=VALUE,KEY=VALUE]
+ *                          [--workers N] [--rs-env KEY=VALUE,KEY=VALUE] [--variant KEY=VALUE,KEY=VALUE]
+ *
+ * --variant adds, after each rangeserve target, the same server with these settings on top
+ * (id suffixed with "+"), so a switch is measured on and off in the same interleaved run.
  *
  * Writes bench/results/latest.md, bench/results/latest.svg and
  * bench/results/<date>.json; prints the markdown table to stdout and progress
@@ -17,7 +20,7 @@ import { ensureFixtures, fixtureSpecs, MiB, warmCache } from './lib/fixtures';
 import { machineInfo, openFilesLimit } from './lib/proc';
 import { metricDefs, markdown, summarize, svg, type TargetInfo, type TargetRound } from './lib/report';
 import { autocannonBodiesDropped, killClientsSync, pausedDownloads, probe, randomRanges, rangesIn, smallDownloads, throughput } from './lib/scenarios';
-import { killAllSync, plainServerSource, TARGETS, type RunningServer, type StartContext } from './lib/servers';
+import { killAllSync, plainServerSource, TARGETS, type RunningServer, type StartContext, type Target } from './lib/servers';
 
 interface Settings {
   readonly quick: boolean;
@@ -36,6 +39,7 @@ const SHORT: Record<string, string> = {
   nginx: 'nginx',
   express: 'express.static',
   plain: 'plain stream',
+  'plain-1m': 'plain stream 1 MiB',
   'rs-stream': 'rs stream',
   'rs-worker': 'rs worker',
   'rs-stream-js': 'rs stream (JS path)',
@@ -54,6 +58,7 @@ interface Args {
   only?: string[];
   scenarios: ReadonlySet<Scenario>;
   rsEnv: Record<string, string>;
+  variantEnv?: Record<string, string>;
   paused?: number;
 }
 
@@ -64,6 +69,7 @@ function parseArgs(argv: readonly string[]): Args {
   let only: string[] | undefined;
   let scenarios = new Set<Scenario>(SCENARIOS);
   const rsEnv: Record<string, string> = {};
+  let variantEnv: Record<string, string> | undefined;
   let paused: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -84,11 +90,17 @@ function parseArgs(argv: readonly string[]): Args {
       for (const kv of (argv[++i] ?? '').split(',').filter((s) => s.includes('='))) {
         rsEnv[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
       }
+    } else if (a === '--variant') {
+      variantEnv = {};
+      for (const kv of (argv[++i] ?? '').split(',').filter((s) => s.includes('='))) {
+        variantEnv[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
+      }
     } else if (a === '--help' || a === '-h') {
       process.stdout.write(
         'usage: node dist/bench/run.js [--quick] [--rounds N (1-5)] [--only nginx,express,plain,rs-stream,rs-stream-js,...]\n' +
           '       [--scenarios a1,a16,b,c,d,e] [--workers N (rangeserve cluster)] [--rs-env KEY=VALUE,... (rangeserve targets)]\n' +
-          '       [--paused N (paused downloads in (d); default 1000, capped by the open-file limit)]\n',
+          '       [--paused N (paused downloads in (d); default 1000, capped by the open-file limit)]\n' +
+          '       [--variant KEY=VALUE,... (each rangeserve target again with these settings, id + "+")]\n',
       );
       process.exit(0);
     } else {
@@ -96,7 +108,17 @@ function parseArgs(argv: readonly string[]): Args {
       process.exit(2);
     }
   }
-  return { quick, scenarios, rsEnv, ...(paused !== undefined ? { paused } : {}), ...(rounds !== undefined ? { rounds } : {}), ...(only !== undefined ? { only } : {}) };
+  return { quick, scenarios, rsEnv, ...(variantEnv ? { variantEnv } : {}), ...(paused !== undefined ? { paused } : {}), ...(rounds !== undefined ? { rounds } : {}), ...(only !== undefined ? { only } : {}) };
+}
+
+/** Each rangeserve target followed by the same server with `env` on top (id + "+"). */
+function withVariants(targets: readonly Target[], env: Readonly<Record<string, string>>): Target[] {
+  const label = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
+  return targets.flatMap((t) =>
+    t.group !== 'rangeserve'
+      ? [t]
+      : [t, { ...t, id: `${t.id}+`, label: `${t.label} + ${label}`, start: (ctx: StartContext) => t.start({ ...ctx, rsEnv: { ...ctx.rsEnv, ...env } }) }],
+  );
 }
 
 const log = (msg: string): void => {
@@ -169,13 +191,18 @@ async function main(): Promise<void> {
   if (Object.keys(args.rsEnv).length > 0) {
     notes.push(`rangeserve targets ran with ${Object.entries(args.rsEnv).map(([k, v]) => `${k}=${v}`).join(' ')}.`);
   }
-  const targets: TargetInfo[] = TARGETS.filter((t) => !args.only || args.only.includes(t.id)).map((t) => {
+  const allTargets = args.variantEnv ? withVariants(TARGETS, args.variantEnv) : TARGETS;
+  if (args.variantEnv) {
+    notes.push(`targets marked + ran with ${Object.entries(args.variantEnv).map(([k, v]) => `${k}=${v}`).join(' ')} on top.`);
+  }
+  const targets: TargetInfo[] = allTargets.filter((t) => !args.only || args.only.includes(t.id.replace(/\+$/, ''))).map((t) => {
     const why = t.unavailable(ctx);
-    return { id: t.id, label: t.label, short: SHORT[t.id] ?? t.id, ...(why ? { skipped: why } : {}) };
+    const short = SHORT[t.id.replace(/\+$/, '')];
+    return { id: t.id, label: t.label, short: short ? short + (t.id.endsWith('+') ? ' +' : '') : t.id, ...(why ? { skipped: why } : {}) };
   });
   for (const t of targets) if (t.skipped) log(`skip ${t.label}: ${t.skipped}`);
   if (targets.some((t) => t.id === 'plain' && !t.skipped)) notes.push(`plain stream peer = ${plainServerSource(ctx)}.`);
-  const runnable = TARGETS.filter((t) => targets.some((i) => i.id === t.id && !i.skipped));
+  const runnable = allTargets.filter((t) => targets.some((i) => i.id === t.id && !i.skipped));
 
   const results: TargetRound[] = [];
   for (let round = 1; round <= s.rounds; round++) {

@@ -13,8 +13,10 @@ export interface ChunkReader {
    * bytes read (an empty buffer at end of file). `signal` aborts when the client
    * has gone: a read still waiting for a thread may then be dropped. `budget`: the
    * request's time before its headers (a read made before them, the prefetch).
+   * `later`: the body's next chunk for a client that has bytes already; it may
+   * wait behind new requests' operations on the same volume (RunOptions.later).
    */
-  read(fd: number, position: number, length: number, signal?: AbortSignal, budget?: RequestBudget): Promise<Buffer>;
+  read(fd: number, position: number, length: number, signal?: AbortSignal, budget?: RequestBudget, later?: boolean): Promise<Buffer>;
 }
 
 /** The file ended before the planned span did: it was truncated while we served it. */

@@ -118,14 +118,17 @@ export function closeFd(fd: number): Promise<void> {
 
 /**
  * One positioned read, trimmed to the bytes actually read, into a fresh buffer
- * or, for a full-size chunk, one of `pool`'s (the body pump gives it back).
+ * or, for a chunk of more than half the pool's size (a full chunk, or as much as
+ * fits a socket's send queue, send-queue.ts), one of `pool`'s (the body pump
+ * gives it back).
  */
 export function readChunk(fd: number, position: number, length: number, pool?: BufferPool): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const buf = pool !== undefined && length === pool.size ? pool.take() : Buffer.allocUnsafe(length);
+    const pooled = pool !== undefined && length <= pool.size && length * 2 > pool.size;
+    const buf = pooled ? pool.take() : Buffer.allocUnsafe(length);
     fs.read(fd, buf, 0, length, position, (err, n) => {
       if (err) reject(err);
-      else resolve(n === length ? buf : buf.subarray(0, n));
+      else resolve(n === buf.length ? buf : buf.subarray(0, n));
     });
   });
 }

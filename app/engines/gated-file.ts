@@ -127,7 +127,7 @@ function gatedFile(
       })
     : undefined;
 
-  function readOn(position: number, length: number, opts?: { signal?: AbortSignal; budget?: RequestBudget }, carried?: readonly Hint[]): Promise<Buffer> {
+  function readOn(position: number, length: number, opts?: { signal?: AbortSignal; budget?: RequestBudget; later?: boolean }, carried?: readonly Hint[]): Promise<Buffer> {
     const kernelRead = (): Promise<Buffer> => {
       const kernel = carried && ops.readWithHints ? ops.readWithHints(raw.fd, position, length, carried) : ops.read(raw.fd, position, length);
       pending.add(kernel);
@@ -147,13 +147,13 @@ function gatedFile(
       advanced(position: number, bytes: number): void {
         hints?.afterRead(position, bytes);
       },
-      read(_fd: number, position: number, length: number, signal?: AbortSignal, budget?: RequestBudget): Promise<Buffer> {
+      read(_fd: number, position: number, length: number, signal?: AbortSignal, budget?: RequestBudget, later?: boolean): Promise<Buffer> {
         const pre = prefetched;
         if (pre && pre.position === position && pre.length === length) {
           prefetched = undefined;
           return pre.data;
         }
-        return readOn(position, length, signal || budget ? { signal, budget } : undefined);
+        return readOn(position, length, signal || budget || later ? { ...(signal ? { signal } : {}), ...(budget ? { budget } : {}), ...(later ? { later } : {}) } : undefined);
       },
     },
     close(): Promise<void> {

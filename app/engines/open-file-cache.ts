@@ -133,13 +133,13 @@ export function withOpenFileCache(inner: Engine, options: OpenFileCacheOptions):
       : undefined;
     let done = false;
     const reader: ChunkReader = {
-      read(fd: number, position: number, length: number, signal?: AbortSignal, budget?: RequestBudget): Promise<Buffer> {
+      read(fd: number, position: number, length: number, signal?: AbortSignal, budget?: RequestBudget, later?: boolean): Promise<Buffer> {
         const pre = prefetched;
         if (pre && pre.position === position && pre.length === length) {
           prefetched = undefined;
           return pre.data;
         }
-        return shared.read(fd, position, length, signal, budget);
+        return shared.read(fd, position, length, signal, budget, later);
       },
     };
     return {

@@ -63,6 +63,14 @@ export interface RunOptions<T> {
   readonly late?: (value: T) => void;
   /** The caller went away: an operation still waiting for a slot is dropped (one already running is not). */
   readonly signal?: AbortSignal;
+  /**
+   * A body's next chunk, for a client that has bytes already: it waits behind every other
+   * queued operation (a new request's stat, open and first read go first), and is never
+   * refused for a full queue (there is at most one per response). Without this, thousands of
+   * paused downloads filling their sockets queue tens of thousands of reads in front of
+   * every new request (docs/performance.md, "Paused downloads").
+   */
+  readonly later?: boolean;
   /** The request's budget before its headers (deadline.ts), when shorter than the operation's own deadline. */
   readonly budget?: RequestBudget;
 }
@@ -82,6 +90,8 @@ export class Volume {
   lastFile: string | undefined;
   probing = false;
   private readonly queue: Task[] = [];
+  /** RunOptions.later: served only when `queue` is empty. */
+  private readonly laterQueue: Task[] = [];
   private readonly errors: number[] = [];
   private readonly latencies = new Float64Array(LATENCY_RING);
   private latencyCount = 0;
@@ -110,7 +120,7 @@ export class Volume {
   }
 
   get queued(): number {
-    return this.queue.length;
+    return this.queue.length + this.laterQueue.length;
   }
 
   /** Runs `fn` under the gate and the deadline. */
@@ -120,7 +130,7 @@ export class Volume {
         this.observer.rejected(this, 'degraded');
         return Promise.reject(new VolumeError('RS_ERR_VOLUME_DEGRADED', this.id, `volume ${this.mount} is degraded`));
       }
-      if (this.inflight >= this.limits.maxInflight && this.queue.length >= this.limits.maxQueue) {
+      if (!opts.later && this.inflight >= this.limits.maxInflight && this.queue.length >= this.limits.maxQueue) {
         this.observer.rejected(this, 'busy');
         return Promise.reject(new VolumeError('RS_ERR_VOLUME_BUSY', this.id, `volume ${this.mount} is busy`));
       }
@@ -182,8 +192,9 @@ export class Volume {
         },
       };
       const dequeue = (): boolean => {
-        const i = this.queue.indexOf(task);
-        if (i >= 0) this.queue.splice(i, 1);
+        const line = opts.later ? this.laterQueue : this.queue;
+        const i = line.indexOf(task);
+        if (i >= 0) line.splice(i, 1);
         return i >= 0;
       };
       const onAbort = (): void => {
@@ -207,6 +218,7 @@ export class Volume {
       // mustRun operations (close, probe) may exceed the cap by the few the pool's spare threads cover.
       if (this.inflight < this.limits.maxInflight || (opts.mustRun && op === 'probe')) task.start();
       else if (op === 'close') this.queue.unshift(task); // closes first: they free descriptors
+      else if (opts.later) this.laterQueue.push(task);
       else this.queue.push(task);
     });
   }
@@ -220,7 +232,7 @@ export class Volume {
     this.observer.opDone(this, op, ms / 1000, err === undefined ? undefined : (errorCode(err) ?? 'error'));
     if (err !== undefined && isIoError(err) && op !== 'probe' && op !== 'hint') this.noteError(op, errorCode(err) ?? 'EIO');
     while (this.inflight < this.limits.maxInflight) {
-      const next = this.queue.shift();
+      const next = this.queue.shift() ?? this.laterQueue.shift();
       if (!next) break;
       next.start();
     }
@@ -260,7 +272,7 @@ export class Volume {
       mount: this.mount,
       state: this.state,
       inflight: this.inflight,
-      queued: this.queue.length,
+      queued: this.queue.length + this.laterQueue.length,
       latencyMs: { p50: l.p50, p99: l.p99, samples: l.samples },
     };
   }

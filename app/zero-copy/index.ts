@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { BodyPiece } from '../core/types';
 import type { ChunkReader } from '../engines/chunk-reader';
-import { chunkSizeAt } from '../engines/chunk-size';
+import { chunkSizeAt, RAMP_BYTES } from '../engines/chunk-size';
 import { reportSent } from '../engines/gated-file';
 import { planHints, type HintOptions, type HintSettings } from '../native/hint-policy';
 import type { SendOutcome } from '../engines/types';
@@ -25,6 +25,8 @@ import { singleSpan, verdict } from './eligibility';
 import { zeroCopyBytes, zeroCopyResponses } from './metrics';
 import { loadZeroCopyNative } from './native';
 import { ZeroCopySender, type Ended } from './sender';
+import { sendQueueOf } from '../engines/send-queue';
+import type { Socket } from 'node:net';
 import { sendRestInJs } from './js-rest';
 import { headerBlock, rearmStallTimer, socketFacts, socketOf, writeAndFlush } from './socket';
 
@@ -47,6 +49,14 @@ interface State {
   readonly hints?: HintOptions | undefined;
 }
 
+/**
+ * A job whose client has taken nothing for this long lets go of its two dup()ed descriptors
+ * (a paused download would otherwise hold three: 10,000 of them exceed a 20,000 fd limit).
+ * Short enough to free them while a crowd of paused clients arrives; a client that merely
+ * reads slowly drains its socket far more often than this.
+ */
+const PARK_MS = 250;
+
 let state: State = { sender: undefined, minBytes: Infinity, reason: 'not configured' };
 let started: ZeroCopySender | undefined;
 
@@ -64,7 +74,7 @@ export function configureZeroCopy(settings: ZeroCopySettings): void {
   started ??= new ZeroCopySender(load.native, settings.volumeMaxInflight, settings.readTimeoutMs, (key) => {
     // Counted like a read that overran its deadline: enough of them degrade the volume.
     volumeById(key)?.noteError('read', 'timeout');
-  });
+  }, PARK_MS);
   state = {
     sender: started,
     minBytes: settings.zeroCopyMinBytes,
@@ -94,6 +104,7 @@ function volumeOfFd(fd: number): Volume | undefined {
 }
 
 function record(ended: Ended | 'fallback', bytes: number): void {
+  // 'parked' counts jobs that let go of a paused client (the response goes on), the rest count responses.
   zeroCopyResponses.inc({ ended });
   zeroCopyBytes.inc(bytes);
 }
@@ -160,91 +171,164 @@ export async function tryZeroCopy(
   // A pipelined response gets its socket once the responses ahead of it are done.
   const socket = await socketOf(res);
   if (!socket) return undefined;
+  // A young body's cap on the kernel's unsent queue (SEND_QUEUE_BYTES), lifted once the client reads.
+  const queue = sendQueueOf(res);
   const volume = volumeOfFd(fd);
   const key = volume?.id ?? 'root';
   // A sender stuck on a hung disk: the JS path's gate and deadline answer instead.
   if (sender.isStuck(key)) return undefined;
   if (!verdict(body, state.minBytes, socketFacts(res, socket)).ok) return undefined;
 
+  // In a helper, so the chunk is not kept alive by this function's frame for the whole download.
+  const first = await sendThroughNode(res, socket, reader, fd, span.start, headLength, false);
+  if (!first.ok) return first;
+  const sentByNode = first.bytes;
+  const start = span.start + sentByNode;
+  const end = span.start + span.length - 1;
+  // The file's page-cache hints follow the bytes sent (DONTNEED behind them, WILLNEED ahead), as they
+  // follow the reads of the JS path (docs/hints.md); the engine's reader takes the reports.
+  let reported = start;
+  const progressed = (upTo: number): void => {
+    if (upTo > reported) reportSent(reader, reported, upTo - reported);
+    reported = Math.max(reported, upTo);
+  };
+  let position = start;
+  for (;;) {
+    const restInJs = (): Promise<SendOutcome> => sendRestInJs(position, end, reader, fd, chunkBytes, res, position - span.start);
+    const v = verdict(body, state.minBytes, socketFacts(res, socket));
+    // Cannot fail with Node's http server (the socket is ours once we wrote to it); finish in JS if it ever does.
+    if (!v.ok) return restInJs();
+    const job = await sendfileJob(sender, key, v.sockFd, fd, position, end - position + 1, chunkBytes, res, socket, (bytes) => {
+      progressed(position + bytes);
+      if (position + bytes - span.start >= RAMP_BYTES) queue?.stream();
+    });
+    if (job === 'refused') return restInJs();
+    const sent = position - span.start + job.bytes;
+    progressed(position + job.bytes);
+    if (job.ended === 'complete') {
+      // Every byte is in the kernel; ending the response lets Node reuse or close the connection.
+      res.end();
+      record('complete', job.bytes);
+      return { ok: true, bytes: sent };
+    }
+    if (job.ended === 'parked') {
+      // The client stopped reading: the job let go of its descriptors. Wait for the client to
+      // read again holding nothing: until bytes leave the socket's queue (send-queue.ts polls
+      // it; not "until there is room": a kernel short of TCP memory refuses sendfile below the
+      // cap, and resubmitting then would only park again), or, with nothing queued to watch,
+      // through one small write that libuv completes once the client reads.
+      record('parked', job.bytes);
+      position += job.bytes;
+      const queued = queue?.unsent();
+      if (queue && queued !== undefined && queued > 0) {
+        await queue.whenSent(queued, res);
+        if (res.destroyed) return { ok: false, bytes: position - span.start, reason: 'aborted' };
+      } else {
+        const probe = await sendThroughNode(res, socket, reader, fd, position, Math.min(PROBE_BYTES, end - position + 1), true);
+        if (!probe.ok) return { ...probe, bytes: position - span.start + probe.bytes };
+        position += probe.bytes;
+      }
+      rearmStallTimer(socket);
+      if (position > end) {
+        res.end();
+        return { ok: true, bytes: position - span.start };
+      }
+      if (end - position + 1 < state.minBytes) return sendRestInJs(position, end, reader, fd, chunkBytes, res, position - span.start);
+      continue;
+    }
+    if (job.ended === 'unsupported' && job.bytes === 0 && position === start) {
+      // This file system cannot splice (some FUSE mounts): the JS path sends the rest.
+      record('fallback', 0);
+      return restInJs();
+    }
+    if (job.ended === 'io-error') volume?.noteError('read', 'EIO');
+    if (!res.destroyed) res.destroy();
+    const reason = job.ended === 'unsupported' ? 'io-error' : job.ended;
+    record(reason, job.bytes);
+    return { ok: false, bytes: sent, reason };
+  }
+}
+
+/** Bytes a paused client is sent through Node, when its socket has no cap to poll, to learn when it reads again. */
+const PROBE_BYTES = 2048;
+
+/**
+ * Reads `length` bytes at `position` with the engine's reader and writes them through Node,
+ * waiting until they reached the kernel: the first chunk (before sendfile), and the probe
+ * that waits for a paused client (writeAndFlush resolves once the client has read enough
+ * for the kernel to take it). Resolves with the bytes sent, or how it failed (the response
+ * is then destroyed).
+ */
+async function sendThroughNode(
+  res: ServerResponse,
+  socket: Socket,
+  reader: ChunkReader,
+  fd: number,
+  position: number,
+  length: number,
+  later: boolean,
+): Promise<{ ok: true; bytes: number } | { ok: false; bytes: number; reason: 'aborted' | 'short-read' | 'io-error' | 'timeout' }> {
   const gone = new AbortController();
   const onGone = (): void => gone.abort();
   res.once('close', onGone);
-  let head: Buffer;
+  let chunk: Buffer;
   try {
-    head = await reader.read(fd, span.start, headLength, gone.signal);
+    chunk = await reader.read(fd, position, length, gone.signal, undefined, later);
   } catch (err) {
     if (!res.destroyed) res.destroy();
     return { ok: false, bytes: 0, reason: readFailure(err, res) };
   } finally {
     res.off('close', onGone);
   }
-  if (head.length === 0) {
-    // The file shrank under us: it ends before the planned span starts.
+  if (chunk.length === 0) {
+    // The file shrank under us: it ends before the planned span does.
     res.destroy();
     return { ok: false, bytes: 0, reason: 'short-read' };
   }
-  const sentByNode = head.length;
-  if (!(await writeAndFlush(res, socket, head))) return { ok: false, bytes: sentByNode, reason: 'aborted' };
-  const start = span.start + sentByNode;
-  const length = span.length - sentByNode;
-  const end = start + length - 1;
-  const restInJs = (): Promise<SendOutcome> => sendRestInJs(start, end, reader, fd, chunkBytes, res, sentByNode);
-  const v = verdict(body, state.minBytes, socketFacts(res, socket));
-  // Cannot fail with Node's http server (the socket is ours once we wrote to it); finish in JS if it ever does.
-  if (!v.ok) return restInJs();
+  if (!(await writeAndFlush(res, socket, chunk))) {
+    if (!res.destroyed) res.destroy();
+    return { ok: false, bytes: chunk.length, reason: 'aborted' };
+  }
+  return { ok: true, bytes: chunk.length };
+}
 
-  return new Promise<SendOutcome>((resolve) => {
+/**
+ * One sendfile job on the sender thread, from `position` for `length` bytes. Resolves with how
+ * it ended, 'aborted' if the response closed meanwhile (the job is then cancelled), or
+ * 'refused' if the addon could not take it (no descriptor left for a dup).
+ */
+function sendfileJob(
+  sender: ZeroCopySender,
+  key: string,
+  sockFd: number,
+  fd: number,
+  position: number,
+  length: number,
+  chunkBytes: number,
+  res: ServerResponse,
+  socket: Socket,
+  onProgress: (bytes: number) => void,
+): Promise<{ bytes: number; ended: Ended } | 'refused'> {
+  return new Promise((resolve) => {
     let settled = false;
-    const finish = (outcome: SendOutcome, sent: number): void => {
+    let id = 0;
+    const settle = (r: { bytes: number; ended: Ended } | 'refused'): void => {
       if (settled) return;
       settled = true;
       res.off('close', onClose);
-      record(outcome.ok ? 'complete' : outcome.reason, sent);
-      resolve(outcome);
+      resolve(r);
     };
-    let id = 0;
-    // The file's page-cache hints follow the bytes sent (DONTNEED behind them, WILLNEED ahead), as they
-    // follow the reads of the JS path (docs/hints.md); the engine's reader takes the reports.
-    let reported = 0;
-    const progressed = (bytes: number): void => {
-      if (bytes > reported) reportSent(reader, start + reported, bytes - reported);
-      reported = Math.max(reported, bytes);
-    };
-    const onClose = (): void => {
-      const sent = sender.cancel(id);
-      progressed(sent);
-      finish({ ok: false, bytes: sentByNode + sent, reason: 'aborted' }, sent);
-    };
+    const onClose = (): void => settle({ bytes: sender.cancel(id), ended: 'aborted' });
     try {
-      id = sender.send(key, v.sockFd, fd, start, length, chunkBytes, {
+      id = sender.send(key, sockFd, fd, position, length, chunkBytes, {
         onProgress: (bytes) => {
           rearmStallTimer(socket);
-          progressed(bytes);
+          onProgress(bytes);
         },
-        onDone: (bytes, ended) => {
-          progressed(bytes);
-          if (ended === 'complete') {
-            // Every byte is in the kernel; ending the response lets Node reuse or close the connection.
-            res.end();
-            finish({ ok: true, bytes: sentByNode + bytes }, bytes);
-            return;
-          }
-          if (ended === 'unsupported' && bytes === 0) {
-            // This file system cannot splice (some FUSE mounts): the JS path sends the rest.
-            settled = true;
-            res.off('close', onClose);
-            record('fallback', 0);
-            resolve(restInJs());
-            return;
-          }
-          if (ended === 'io-error') volume?.noteError('read', 'EIO');
-          res.destroy();
-          finish({ ok: false, bytes: sentByNode + bytes, reason: ended === 'unsupported' ? 'io-error' : ended }, bytes);
-        },
+        onDone: (bytes, ended) => settle({ bytes, ended }),
       });
     } catch {
-      // The addon could not take it (no descriptor left for a dup): the JS path sends the rest.
-      resolve(restInJs());
+      settle('refused');
       return;
     }
     res.once('close', onClose);

@@ -17,8 +17,11 @@ export interface SenderStats {
 export type ZeroCopyEvent = (id: number, bytes: number, errno: number, done: boolean) => void;
 
 export interface ZeroCopyNative {
-  /** Once per process; a volume gets up to `threadsPerKey` sender threads (VOLUME_MAX_INFLIGHT). */
-  zeroCopyStart(onEvent: ZeroCopyEvent, threadsPerKey: number): void;
+  /**
+   * Once per process; a volume gets up to `threadsPerKey` sender threads (VOLUME_MAX_INFLIGHT).
+   * A job whose socket takes nothing for `parkMs` (0: never) ends with EAGAIN, its dups closed.
+   */
+  zeroCopyStart(onEvent: ZeroCopyEvent, threadsPerKey: number, parkMs?: number): void;
   /**
    * dup()s both fds and queues the job on the sender of `key`; returns the job id. Throws if a
    * dup fails. `callBytes` caps one sendfile call (READ_CHUNK_BYTES: as much as one JS-path read).

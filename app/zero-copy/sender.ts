@@ -13,8 +13,12 @@
 import os from 'node:os';
 import type { ZeroCopyNative } from './native';
 
-/** unsupported: the kernel cannot sendfile from this file or to this socket (EINVAL, ENOSYS, EOPNOTSUPP). */
-export type Ended = 'complete' | 'aborted' | 'short-read' | 'io-error' | 'timeout' | 'unsupported';
+/**
+ * unsupported: the kernel cannot sendfile from this file or to this socket (EINVAL, ENOSYS, EOPNOTSUPP).
+ * parked: the socket took nothing for the sender's park time (a paused client); the job let go of its
+ * descriptors and the caller may submit the rest again once the client reads.
+ */
+export type Ended = 'complete' | 'aborted' | 'short-read' | 'io-error' | 'timeout' | 'unsupported' | 'parked';
 
 export interface JobHandlers {
   /** Bytes sent so far; called while bytes move (a few times a second at most). */
@@ -31,6 +35,7 @@ const UNSUPPORTED = new Set<number | undefined>([E.EINVAL, E.ENOSYS, E.EOPNOTSUP
 export function endedOf(errno: number): Ended {
   if (errno === 0) return 'complete';
   if (errno === E.ENODATA) return 'short-read';
+  if (errno === E.EAGAIN) return 'parked';
   if (ABORTED.has(errno)) return 'aborted';
   if (UNSUPPORTED.has(errno)) return 'unsupported';
   return 'io-error';
@@ -50,11 +55,11 @@ export class ZeroCopySender {
   readonly #stuck = new Set<string>();
   #watchdog: NodeJS.Timeout | undefined;
 
-  constructor(native: ZeroCopyNative, threadsPerKey: number, stuckAfterMs: number, onStuck: (key: string) => void) {
+  constructor(native: ZeroCopyNative, threadsPerKey: number, stuckAfterMs: number, onStuck: (key: string) => void, parkMs = 0) {
     this.#native = native;
     this.#stuckAfterMs = stuckAfterMs;
     this.#onStuck = onStuck;
-    native.zeroCopyStart((id, bytes, errno, done) => this.#event(id, bytes, errno, done), threadsPerKey);
+    native.zeroCopyStart((id, bytes, errno, done) => this.#event(id, bytes, errno, done), threadsPerKey, parkMs);
   }
 
   /** Queues a job on the sender of `key` (a volume id). Throws if the addon cannot take it (dup failed). */

@@ -185,6 +185,7 @@ const COLORS: Record<string, string> = {
   nginx: '#2e7d32',
   express: '#8e24aa',
   plain: '#757575',
+  'plain-1m': '#bdbdbd',
   'rs-stream': '#1565c0',
   'rs-worker': '#1e88e5',
   'rs-stream-js': '#90caf9',

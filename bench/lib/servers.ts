@@ -303,6 +303,26 @@ const plainTarget: Target = {
   },
 };
 
+/** bench/peers/plain-stream.ts with 1 MiB reads: Node's best plain stream (issue 7 measured it at half the 64 KiB CPU per GB). */
+const plain1MiBTarget: Target = {
+  id: 'plain-1m',
+  label: 'plain createReadStream, 1 MiB highWaterMark',
+  group: 'peer',
+  unavailable: (ctx) =>
+    fs.existsSync(path.join(ctx.projectRoot, 'dist', 'bench', 'peers', 'plain-stream.js')) ? null : 'dist/bench/peers/plain-stream.js missing',
+  start: async (ctx) => {
+    const port = await freePort();
+    return spawnServer({
+      targetId: 'plain-1m',
+      cmd: process.execPath,
+      args: [path.join(ctx.projectRoot, 'dist', 'bench', 'peers', 'plain-stream.js')],
+      cwd: ctx.projectRoot,
+      env: { ...baseEnv(), ROOT: ctx.fixtureDir, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'production', HWM: String(1024 * 1024) },
+      healthPath: `/files/${ctx.probeFile}`,
+    });
+  },
+};
+
 function nginxConfig(ctx: StartContext, port: number, dir: string): string {
   const nofile = Math.max(1024, openFilesLimit());
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -367,6 +387,7 @@ export const TARGETS: readonly Target[] = [
   nginxTarget,
   expressTarget,
   plainTarget,
+  plain1MiBTarget,
   rangeserveTarget('rs-stream', 'rangeserve stream', 'stream', 'stream'),
   rangeserveTarget('rs-worker', 'rangeserve worker', 'worker', 'stream'),
   // The same server with the zero-copy path off: the JS path's cost, measured in the same run.

@@ -1,6 +1,8 @@
 /**
  * Benchmark peer: the "plain Node" way — http.createServer, fs.stat, and
- * fs.createReadStream (default 64 KiB chunks) piped to the response.
+ * fs.createReadStream piped to the response: default 64 KiB chunks, or
+ * HWM=<bytes> for the read stream's highWaterMark (the bench's "1 MiB" peer:
+ * Node's cheapest plain stream per byte, issue 7's table).
  * GET /files/<name> from ROOT; a single "bytes=a-b" / "bytes=a-" range gets
  * a 206 so the range scenario can run; nothing else (no validators, no
  * multipart). Used only when bench/naive-server.ts is absent.
@@ -17,6 +19,11 @@ if (!root) {
   process.exit(2);
 }
 const rootDir = path.resolve(root);
+const hwm = Number(process.env['HWM'] ?? 64 * 1024);
+if (!Number.isInteger(hwm) || hwm < 1) {
+  process.stderr.write('plain-stream: HWM must be a positive integer (bytes)\n');
+  process.exit(2);
+}
 
 const server = http.createServer((req, res) => {
   const url = req.url ?? '/';
@@ -70,7 +77,7 @@ const server = http.createServer((req, res) => {
       res.end();
       return;
     }
-    pipeline(fs.createReadStream(file, { start, end }), res, () => {
+    pipeline(fs.createReadStream(file, { start, end, highWaterMark: hwm }), res, () => {
       // client went away or read failed: pipeline already destroyed both sides
     });
   });

@@ -3,7 +3,9 @@
 //
 // Exposed (all called on the JS thread; see app/zero-copy/native.ts):
 //
-//   zeroCopyStart(onEvent, threadsPerKey)         once per JS environment
+//   zeroCopyStart(onEvent, threadsPerKey, parkMs) once per JS environment
+//   socketSendLimit(sockFd, bytes) -> bool        TCP_NOTSENT_LOWAT on a socket
+//   socketUnsent(sockFd) -> bytes not yet sent (SIOCOUTQNSD), or -1
 //   zeroCopySend(key, sockFd, fileFd, offset, length, callBytes) -> job id (number)
 //   zeroCopyCancel(id)                            idempotent
 //   zeroCopyStats() -> [{ key, jobs, busyMs }]
@@ -11,7 +13,14 @@
 // onEvent(id, bytesSent, errno, done) runs on the JS thread: progress while bytes move
 // (at most every kProgressMs per job, so the server's stall timer can be re-armed) and
 // once with done = true at the end (errno 0: every byte sent; ENODATA: the file ended
-// early; anything else: the socket or the disk failed; ECANCELED: zeroCopyCancel).
+// early; EAGAIN: parked, see below; anything else: the socket or the disk failed;
+// ECANCELED: zeroCopyCancel).
+//
+// Parking: a job whose socket has been full for parkMs (a client that paused; not a slow
+// disk, which an O_NONBLOCK file can also answer with EAGAIN) ends
+// with EAGAIN and closes its two dups; JS waits for the client through Node (one small
+// write) and submits the rest as a new job. A paused download then holds no descriptor
+// beyond Node's own socket: 10,000 paused downloads would otherwise need 30,000.
 //
 // Why it is built like this (measured in ../shared/notes/io-findings.md):
 // - Dedicated sender threads per `key` (the caller passes the file's volume: up to
@@ -48,7 +57,12 @@
 
 #ifdef __linux__
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
@@ -92,6 +106,7 @@ struct Job {
   int64_t sent = 0;
   int64_t reported = 0;
   int64_t lastReportNs = 0;
+  int64_t blockedSinceNs = 0;  // first EAGAIN without progress since; 0 while moving
   bool queued = false;  // in the ready list
 };
 
@@ -118,8 +133,8 @@ struct Channel {
 
 class Sender {
  public:
-  Sender(std::string key, std::shared_ptr<Channel> channel)
-      : key_(std::move(key)), channel_(std::move(channel)) {}
+  Sender(std::string key, std::shared_ptr<Channel> channel, int64_t parkMs)
+      : key_(std::move(key)), channel_(std::move(channel)), parkNs_(parkMs * 1000000) {}
 
   // Creates the epoll set and starts the (detached) thread; false with errno on failure.
   bool Start(std::shared_ptr<Sender> self) {
@@ -221,6 +236,7 @@ class Sender {
       busySinceNs_.store(0);
       if (n > 0) {
         job->sent += n;
+        job->blockedSinceNs = 0;
         budget -= n;
         if (job->pos >= job->end) {
           Finish(job, 0);
@@ -234,7 +250,16 @@ class Sender {
         return Pumped::kDone;
       }
       if (err == EINTR) continue;
-      if (err == EAGAIN || err == EWOULDBLOCK) return Pumped::kBlocked;
+      if (err == EAGAIN || err == EWOULDBLOCK) {
+        // Only a full socket is the client's doing: a file opened O_NONBLOCK can give EAGAIN
+        // too while its pages are read in (a slow disk), and such a job must not park (its
+        // resumption would add reads to the slow volume).
+        pollfd p{job->sock, POLLOUT, 0};
+        bool socketFull = !(poll(&p, 1, 0) > 0 && (p.revents & POLLOUT) != 0);
+        if (!socketFull) job->blockedSinceNs = 0;
+        else if (job->blockedSinceNs == 0) job->blockedSinceNs = NowNs();
+        return Pumped::kBlocked;
+      }
       Finish(job, err);
       return Pumped::kDone;
     }
@@ -311,6 +336,14 @@ class Sender {
       int64_t now = NowNs();
       if (now - lastSweepNs >= kProgressMs * 1000000 / 2) {
         lastSweepNs = now;
+        if (parkNs_ > 0) {
+          std::vector<Job*> parked;
+          for (auto& entry : live_) {
+            Job* job = entry.second;
+            if (job->blockedSinceNs != 0 && now - job->blockedSinceNs >= parkNs_) parked.push_back(job);
+          }
+          for (Job* job : parked) Finish(job, EAGAIN);
+        }
         for (auto& entry : live_) {
           Job* job = entry.second;
           if (job->sent != job->reported && now - job->lastReportNs >= kProgressMs * 1000000) {
@@ -325,6 +358,7 @@ class Sender {
 
   const std::string key_;
   std::shared_ptr<Channel> channel_;
+  const int64_t parkNs_;  // 0: never park
   int ep_ = -1;
   int wake_ = -1;
   std::mutex mu_;
@@ -342,6 +376,7 @@ struct State {
   std::shared_ptr<Channel> channel;
   std::map<std::string, std::vector<std::shared_ptr<Sender>>> senders;
   size_t perKey = 1;
+  int64_t parkMs = 0;
   std::unordered_map<uint64_t, std::shared_ptr<Sender>> owner;  // job id -> sender (JS thread)
   uint64_t nextId = 1;
 };
@@ -388,6 +423,9 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
   int64_t perKey = 1;
   if (info.Length() > 1 && !info[1].IsUndefined() && !ReadInt(info, 1, "threadsPerKey", &perKey)) return env.Undefined();
   s->perKey = perKey < 1 ? 1 : (perKey > 64 ? 64 : static_cast<size_t>(perKey));
+  int64_t parkMs = 0;
+  if (info.Length() > 2 && !info[2].IsUndefined() && !ReadInt(info, 2, "parkMs", &parkMs)) return env.Undefined();
+  s->parkMs = parkMs;
   auto channel = std::make_shared<Channel>();
   channel->tsfn = Napi::ThreadSafeFunction::New(
       env, info[0].As<Napi::Function>(), "rangeserve-zero-copy", 0, 1);
@@ -437,7 +475,7 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
     if (!sender || candidate->jobs() < sender->jobs()) sender = candidate;
   }
   if (!sender || (sender->jobs() > 0 && pool.size() < s->perKey)) {
-    auto created = std::make_shared<Sender>(key, s->channel);
+    auto created = std::make_shared<Sender>(key, s->channel, s->parkMs);
     if (created->Start(created)) {
       pool.push_back(created);
       sender = created;
@@ -504,6 +542,30 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// TCP_NOTSENT_LOWAT: the kernel takes no more bytes for this socket while `bytes` of it
+// wait unsent, so a client that stops reading holds at most that much in the send queue
+// (and the server reads no further ahead for it), while bytes in flight to a reading
+// client do not count. True if the option was set.
+Napi::Value SendLimit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd, bytes;
+  if (!ReadInt(info, 0, "sockFd", &fd) || !ReadInt(info, 1, "bytes", &bytes)) return env.Undefined();
+  if (fd > INT32_MAX || bytes > INT32_MAX) return Napi::Boolean::New(env, false);
+  int v = static_cast<int>(bytes);
+  bool ok = setsockopt(static_cast<int>(fd), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof(v)) == 0;
+  return Napi::Boolean::New(env, ok);
+}
+
+// Bytes in the socket's send queue not yet sent (SIOCOUTQNSD), or -1.
+Napi::Value Unsent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd;
+  if (!ReadInt(info, 0, "sockFd", &fd)) return env.Undefined();
+  int n = 0;
+  if (fd > INT32_MAX || ioctl(static_cast<int>(fd), SIOCOUTQNSD, &n) != 0) return Napi::Number::New(env, -1);
+  return Napi::Number::New(env, n);
+}
+
 #else  // not Linux: the functions exist and throw, zeroCopySupported is false
 
 Napi::Value Unsupported(const Napi::CallbackInfo& info) {
@@ -515,6 +577,8 @@ Napi::Value Unsupported(const Napi::CallbackInfo& info) {
 #define Cancel Unsupported
 #define Forget Unsupported
 #define Stats Unsupported
+#define SendLimit Unsupported
+#define Unsent Unsupported
 
 #endif
 
@@ -527,6 +591,8 @@ void InitZeroCopy(Napi::Env env, Napi::Object exports) {
   exports.Set("zeroCopyCancel", Napi::Function::New(env, Cancel, "zeroCopyCancel"));
   exports.Set("zeroCopyForget", Napi::Function::New(env, Forget, "zeroCopyForget"));
   exports.Set("zeroCopyStats", Napi::Function::New(env, Stats, "zeroCopyStats"));
+  exports.Set("socketSendLimit", Napi::Function::New(env, SendLimit, "socketSendLimit"));
+  exports.Set("socketUnsent", Napi::Function::New(env, Unsent, "socketUnsent"));
 #ifdef __linux__
   exports.Set("zeroCopySupported", Napi::Boolean::New(env, true));
 #else

@@ -46,6 +46,24 @@ describe('volume gate', () => {
     assert.equal(v.inflight, 0);
   });
 
+  test('a `later` operation (a body\'s next chunk) waits behind every other queued one and is never refused for a full queue', async () => {
+    const v = volume();
+    const running = [held(), held()];
+    const order: string[] = [];
+    const runs = running.map((h) => v.run('read', () => h.promise));
+    const next = v.run('read', () => (order.push('next chunk'), Promise.resolve('n')), { later: true });
+    const queued = [v.run('stat', () => (order.push('stat'), Promise.resolve('s'))), v.run('open', () => (order.push('open'), Promise.resolve('o')))];
+    // The queue (maxQueue 2) is full for new requests, not for a response's next chunk.
+    await assert.rejects(v.run('read', () => Promise.resolve('x')), (e) => code(e) === 'RS_ERR_VOLUME_BUSY');
+    const alsoLater = v.run('read', () => (order.push('another chunk'), Promise.resolve('a')), { later: true });
+    assert.equal(v.queued, 4);
+    running[0]!.release();
+    running[1]!.release();
+    assert.deepEqual(await Promise.all([...runs, next, ...queued, alsoLater]), ['ok', 'ok', 'n', 's', 'o', 'a']);
+    assert.deepEqual(order, ['stat', 'open', 'next chunk', 'another chunk']);
+    assert.equal(v.queued, 0);
+  });
+
   test('a full queue refuses at once with RS_ERR_VOLUME_BUSY', async () => {
     const v = volume();
     const hs = [held(), held(), held(), held()];
