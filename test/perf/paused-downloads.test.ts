@@ -23,6 +23,7 @@ import { makeFixtures, pattern, sha256, type Fixtures } from '../helpers/fixture
 import { samples } from '../helpers/prometheus';
 import { openFds, servingPids, sleep } from '../helpers/proc';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { SUITE_TIMEOUT_MS } from '../helpers/timeouts';
 
 const MiB = 1024 * 1024;
 
@@ -129,7 +130,7 @@ const PATHS = [
 ] as const;
 
 for (const { name, env } of PATHS) {
-  describe(`paused downloads, ${name} (${process.env['RS_TEST_MODE'] ?? 'stream'})`, () => {
+  describe(`paused downloads, ${name} (${process.env['RS_TEST_MODE'] ?? 'stream'})`, { timeout: SUITE_TIMEOUT_MS }, () => {
     let fx: Fixtures;
     let srv: TestServer;
     const data = pattern(0, SIZE);
