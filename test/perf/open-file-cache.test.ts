@@ -276,9 +276,10 @@ for (const hints of ['off', 'on']) {
       root = fs.mkdtempSync(path.join(os.tmpdir(), 'rangeserve-ofc-http-'));
       put(path.join(root, 'v.bin'), content(1, 100_000), T0);
       // With hints active, only one-read bodies share the cached descriptor (app/engines/index.ts).
-      // MODE pinned: the cache serves the stream engine only (openFileCacheApplies), and this suite
-      // counts its reads, so it must not follow RS_TEST_MODE into the worker engine.
-      srv = await startTestServer({ FILES_ROOT: root, MODE: 'stream', OPEN_FILE_CACHE_MAX: '100', HINTS: hints });
+      // One process: this suite counts the cache's early reads in /healthz, which in cluster mode
+      // would answer for one worker while requests go to both. The engine follows RS_TEST_MODE.
+      const engine = (process.env['RS_TEST_MODE'] ?? 'stream').endsWith('worker') ? 'worker' : 'stream';
+      srv = await startTestServer({ FILES_ROOT: root, MODE: engine, OPEN_FILE_CACHE_MAX: '100', HINTS: hints });
     });
     after(async () => {
       await srv?.stop();
