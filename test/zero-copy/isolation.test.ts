@@ -58,8 +58,11 @@ describe('zero-copy per volume', { skip: skipReason, timeout: 120_000 }, () => {
     // Written to the FUSE daemon's backing folder; the mount passes it through.
     fs.writeFileSync(path.join(fx.base, 'backing', 'big.bin'), crypto.randomBytes(32 * MiB));
     // Pinned: this suite is about the sendfile path itself, so it must not follow a ZERO_COPY=off run
-    // (the JS path's isolation is test/isolation/'s, which does follow it).
-    server = await startTestServer(isolationEnv(fx.root, { ZERO_COPY: 'auto' }));
+    // (the JS path's isolation is test/isolation/'s, which does follow it). One process: the sender
+    // threads and the gate it measures are per process, and in cluster mode its four slow transfers
+    // and its metric deltas would be split over two; the engine follows RS_TEST_MODE.
+    const engine = (process.env['RS_TEST_MODE'] ?? 'stream').endsWith('worker') ? 'worker' : 'stream';
+    server = await startTestServer(isolationEnv(fx.root, { ZERO_COPY: 'auto', MODE: engine }));
   });
   after(async () => {
     for (const r of running) r.req.destroy();
