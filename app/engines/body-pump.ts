@@ -102,7 +102,10 @@ export async function pumpBody(
 ): Promise<void> {
   let queue: SendQueue | undefined;
   const write = async (chunk: Buffer): Promise<void> => {
-    if (res.destroyed) throw new PrematureCloseError();
+    if (res.destroyed) {
+      pool?.give(chunk); // it never reached the socket
+      throw new PrematureCloseError();
+    }
     if (queue) {
       // The next read waits until this chunk is in the kernel: a kernel short of TCP memory
       // refuses writes below the socket's cap, and more chunks would then pile up in Node.

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FileMeta } from '../core/types';
 import type { BufferPool } from './buffer-pool';
+import { SMALL_CHUNK_BYTES } from './chunk-size';
 import type { DirEntry, PathStat, Resolved, ResolveOptions } from './types';
 import { addon } from '../native/addon';
 import type { RequestBudget } from '../volumes/deadline';
@@ -117,18 +118,35 @@ export function closeFd(fd: number): Promise<void> {
 }
 
 /**
+ * Reads of more than this go into the pool's buffers (when there is a pool).
+ * Smaller ones serve small bodies, the prefetched first chunk and zero-copy's
+ * first chunk, whose senders do not give buffers back; they take a fresh one.
+ */
+export const POOLED_READ_MIN_BYTES = SMALL_CHUNK_BYTES;
+
+/**
  * One positioned read, trimmed to the bytes actually read, into a fresh buffer
- * or, for a chunk of more than half the pool's size (a full chunk, or as much as
- * fits a socket's send queue, send-queue.ts), one of `pool`'s (the body pump
- * gives it back).
+ * or, for a chunk the body pump reads (more than POOLED_READ_MIN_BYTES), one of
+ * `pool`'s, which the pump gives back.
  */
 export function readChunk(fd: number, position: number, length: number, pool?: BufferPool): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const pooled = pool !== undefined && length <= pool.size && length * 2 > pool.size;
-    const buf = pooled ? pool.take() : Buffer.allocUnsafe(length);
+    const pooled = pool !== undefined && length <= pool.size && length > POOLED_READ_MIN_BYTES;
+    const buf = pooled ? pool.take(length) : Buffer.allocUnsafe(length);
     fs.read(fd, buf, 0, length, position, (err, n) => {
-      if (err) reject(err);
-      else resolve(n === buf.length ? buf : buf.subarray(0, n));
+      if (err) {
+        if (pooled) pool.give(buf);
+        reject(err);
+      } else if (n === length) {
+        resolve(buf.length === length ? buf : buf.subarray(0, length));
+      } else if (pooled && pool.owns(buf)) {
+        // A short read (the file shrank): no view of a pool slot may outlive the Buffer lent for it.
+        const copy = Buffer.from(buf.subarray(0, n));
+        pool.give(buf);
+        resolve(copy);
+      } else {
+        resolve(buf.subarray(0, n));
+      }
     });
   });
 }
