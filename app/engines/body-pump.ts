@@ -55,12 +55,10 @@ function drained(res: ServerResponse): Promise<void> {
 export const MIN_ROOM_BYTES = 16 * 1024;
 
 /**
- * The size of the next read. Where the socket's cap is known, as much as fits under it
- * (up to a full chunk): the kernel takes such a write at once, so nothing waits in Node
- * even for a young body, and a 1 MiB download is a handful of reads instead of sixteen.
- * Where it is not (no addon, TLS), the ramp (chunk-size.ts). The ramp also applies to a
- * young body while the kernel is short of TCP memory (thousands of paused clients): it
- * then refuses writes the cap would allow, and what waits in Node is a small chunk.
+ * The size of the next read: the ramp (chunk-size.ts), and no more than fits under the
+ * socket's cap when that is known. The ramp still applies with a cap: a kernel short of
+ * TCP memory (thousands of paused clients) refuses writes the cap would allow, and
+ * then what waits in Node is a young body's small chunk, not a full one.
  */
 export function nextRead(
   produced: number,
@@ -70,9 +68,7 @@ export function nextRead(
   underPressure: () => boolean = tcpMemoryPressure,
 ): number {
   const ramp = Math.min(chunkSizeAt(produced, chunkBytes, underPressure), rest);
-  if (room === undefined || produced === 0) return ramp;
-  const want = produced < RAMP_BYTES && !underPressure() ? Math.min(chunkBytes, rest) : ramp;
-  return Math.max(1, Math.min(want, room));
+  return room === undefined || produced === 0 ? ramp : Math.max(1, Math.min(ramp, room));
 }
 
 /** Resolves once `chunk` has left Node for the kernel (then gives it back to `pool`); rejects if the response closes first. */

@@ -14,10 +14,6 @@
  * below every socket limit, and a refused chunk waits in Node for as long as its
  * client does not read: young bodies then read PRESSURE_CHUNK_BYTES at a time.
  *
- * Where the socket's cap on unsent bytes is known (send-queue.ts), the body
- * pump reads as much as fits under it instead (body-pump.ts nextRead): the
- * kernel takes such a write at once, so nothing waits in Node.
- *
  * Prefetch (read before the headers) and the body stream both ask this
  * function, so the prefetched chunk is normally exactly the first one the
  * stream reads (if pressure changed in between, the stream reads it anew).
