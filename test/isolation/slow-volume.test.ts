@@ -1,6 +1,6 @@
 /**
  * Issue 4: a slow or hung volume must not stall downloads from a healthy one.
- * (a) 72 downloads reading from a volume whose reads take 2 s; (b) the same
+ * (a) 72 downloads reading from a volume whose reads take 1.5 s; (b) the same
  * volume hung (SIGSTOP of the FUSE daemon); (c) slow-volume requests never go
  * silent for longer than READ_TIMEOUT_MS + 1 s; (d) after recovery its files
  * download and resume correctly. Runs in the mode RS_TEST_MODE names.
@@ -41,8 +41,11 @@ describe('a slow volume does not stall a healthy one', { skip: skipReason, timeo
     await fx?.cleanup();
   });
 
-  it('(a)+(c) 72 downloads with 2 s reads: healthy requests stay fast, slow ones never hang', { timeout: 60_000 }, async () => {
-    await fx.slow.setDelay(2000);
+  it('(a)+(c) 72 downloads with 1.5 s reads: healthy requests stay fast, slow ones never hang', { timeout: 60_000 }, async () => {
+    // Slow but well under READ_TIMEOUT_MS: half of it. With 2 s reads, two fresh-clone CI runs (worker,
+    // cluster-worker) marked this merely slow volume degraded; the likeliest cause is the 1 s left for everything
+    // outside the disk (a reader thread's dispatch, two server processes and 72 clients on 2 cores).
+    await fx.slow.setDelay(1500);
     const slow = new SlowClients(server.url);
     clients.push(slow);
     const t0 = Date.now();
