@@ -34,6 +34,9 @@ export interface VolumeReport {
   readonly latencyMs: { readonly p50: number | null; readonly p99: number | null; readonly samples: number };
 }
 /** 'hint': a batch of page-cache hints (best-effort: sent only when a slot is free, never counted against health). */
+/** How long one slow operation (a quarter of the deadline or more) keeps its volume "recently slow". */
+export const SLOW_MEMORY_MS = 30_000;
+
 export type VolumeOp = 'realpath' | 'stat' | 'resolve' | 'open' | 'read' | 'close' | 'list' | 'probe' | 'hint';
 
 export interface GateLimits {
@@ -96,6 +99,7 @@ export class Volume {
   private readonly latencies = new Float64Array(LATENCY_RING);
   private latencyCount = 0;
   private latencyNext = 0;
+  private lastSlowAt = -Infinity;
 
   constructor(
     /** major:minor of the device. */
@@ -229,6 +233,7 @@ export class Volume {
     this.latencies[this.latencyNext] = ms;
     this.latencyNext = (this.latencyNext + 1) % LATENCY_RING;
     this.latencyCount = Math.min(this.latencyCount + 1, LATENCY_RING);
+    if (ms >= this.limits.timeoutMs / 4) this.lastSlowAt = performance.now();
     this.observer.opDone(this, op, ms / 1000, err === undefined ? undefined : (errorCode(err) ?? 'error'));
     if (err !== undefined && isIoError(err) && op !== 'probe' && op !== 'hint') this.noteError(op, errorCode(err) ?? 'EIO');
     while (this.inflight < this.limits.maxInflight) {
@@ -254,6 +259,14 @@ export class Volume {
     this.state = state;
     if (state === 'healthy') this.errors.length = 0;
     this.observer.stateChanged(this, state, why);
+  }
+
+  /**
+   * Whether an operation that took a quarter of the deadline or longer finished within the last
+   * SLOW_MEMORY_MS: the volume is slow now (zero-copy stands aside, app/zero-copy/index.ts).
+   */
+  recentlySlow(now: number = performance.now()): boolean {
+    return now - this.lastSlowAt < SLOW_MEMORY_MS;
   }
 
   /** p50/p99 (ms) of the last operations (up to 512). */

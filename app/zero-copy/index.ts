@@ -88,6 +88,18 @@ export function zeroCopyStatus(): { active: boolean; reason: string } {
   return { active: state.sender !== undefined, reason: state.reason };
 }
 
+/**
+ * A recently slow volume (an operation took a quarter of READ_TIMEOUT_MS or longer in the last
+ * 30 s, Volume.recentlySlow) sends through the JS path. sendfile reads through the page cache,
+ * so the kernel adds readahead requests of its own that the volume's gate never sees. On a
+ * slow device they queue in front of the gated operations, and a volume that was only slow
+ * went degraded (test/isolation/slow-volume.test.ts, docs/zero-copy.md). The JS path's reads
+ * are the gate's, one bounded read at a time.
+ */
+function slowVolume(volume: Volume | undefined): boolean {
+  return volume !== undefined && volume.recentlySlow();
+}
+
 function volumeById(id: string): Volume | undefined {
   return currentVolumes()?.volumes().find((v) => v.id === id);
 }
@@ -177,11 +189,14 @@ export async function tryZeroCopy(
   const key = volume?.id ?? 'root';
   // A sender stuck on a hung disk: the JS path's gate and deadline answer instead.
   if (sender.isStuck(key)) return undefined;
+  if (slowVolume(volume)) return undefined;
   if (!verdict(body, state.minBytes, socketFacts(res, socket)).ok) return undefined;
 
   // In a helper, so the chunk is not kept alive by this function's frame for the whole download.
   const first = await sendThroughNode(res, socket, reader, fd, span.start, headLength, false);
   if (!first.ok) return first;
+  // The first chunk's own read may have just shown the volume slow (a crowd arriving at once).
+  if (slowVolume(volume)) return sendRestInJs(span.start + first.bytes, span.start + span.length - 1, reader, fd, chunkBytes, res, first.bytes);
   const sentByNode = first.bytes;
   const start = span.start + sentByNode;
   const end = span.start + span.length - 1;

@@ -42,9 +42,8 @@ describe('a slow volume does not stall a healthy one', { skip: skipReason, timeo
   });
 
   it('(a)+(c) 72 downloads with 1.5 s reads: healthy requests stay fast, slow ones never hang', { timeout: 60_000 }, async () => {
-    // Slow but well under READ_TIMEOUT_MS: half of it. With 2 s reads, two fresh-clone CI runs (worker,
-    // cluster-worker) marked this merely slow volume degraded; the likeliest cause is the 1 s left for everything
-    // outside the disk (a reader thread's dispatch, two server processes and 72 clients on 2 cores).
+    // Slow but well under READ_TIMEOUT_MS: half of it (docs/testing.md). This case also caught zero-copy's readahead
+    // queueing FUSE requests the gate never saw (decision 36).
     await fx.slow.setDelay(1500);
     const slow = new SlowClients(server.url);
     clients.push(slow);
