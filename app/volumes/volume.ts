@@ -33,10 +33,10 @@ export interface VolumeReport {
   readonly queued: number;
   readonly latencyMs: { readonly p50: number | null; readonly p99: number | null; readonly samples: number };
 }
-/** 'hint': a batch of page-cache hints (best-effort: sent only when a slot is free, never counted against health). */
 /** How long one slow operation (a quarter of the deadline or more) keeps its volume "recently slow". */
 export const SLOW_MEMORY_MS = 30_000;
 
+/** 'hint': a batch of page-cache hints (best-effort: sent only when a slot is free, never counted against health). */
 export type VolumeOp = 'realpath' | 'stat' | 'resolve' | 'open' | 'read' | 'close' | 'list' | 'probe' | 'hint';
 
 export interface GateLimits {

@@ -195,11 +195,11 @@ export async function tryZeroCopy(
   // In a helper, so the chunk is not kept alive by this function's frame for the whole download.
   const first = await sendThroughNode(res, socket, reader, fd, span.start, headLength, false);
   if (!first.ok) return first;
-  // The first chunk's own read may have just shown the volume slow (a crowd arriving at once).
-  if (slowVolume(volume)) return sendRestInJs(span.start + first.bytes, span.start + span.length - 1, reader, fd, chunkBytes, res, first.bytes);
   const sentByNode = first.bytes;
   const start = span.start + sentByNode;
   const end = span.start + span.length - 1;
+  // The first chunk's own read may have just shown the volume slow (a crowd arriving at once).
+  if (slowVolume(volume)) return sendRestInJs(start, end, reader, fd, chunkBytes, res, sentByNode);
   // The file's page-cache hints follow the bytes sent (DONTNEED behind them, WILLNEED ahead), as they
   // follow the reads of the JS path (docs/hints.md); the engine's reader takes the reports.
   let reported = start;
