@@ -72,14 +72,16 @@ export function reportSent(reader: ChunkReader, position: number, bytes: number)
 const hintBatches = new WeakMap<Volume, number>();
 
 /**
- * Best-effort: a hint batch runs only on a healthy volume, when a slot stays free
- * for the read that follows (so it never delays one), and while hints hold at most
- * half the volume's slots (WILLNEED can be slow on a slow disk; reads keep the rest).
+ * Best-effort: a hint batch runs only on a healthy volume that is not recently slow,
+ * when a slot stays free for the read that follows (so it never delays one), and while
+ * hints hold at most half the volume's slots. On a recently slow volume
+ * (Volume.recentlySlow), WILLNEED's readahead would queue requests the gate never
+ * sees in front of its reads, as sendfile's did (decision 36).
  */
 function mayHint(volume: Volume): boolean {
   const free = volume.freeSlots();
   const running = hintBatches.get(volume) ?? 0;
-  return volume.state === 'healthy' && free >= 2 && running < Math.max(1, Math.floor((free + volume.inflight) / 2));
+  return volume.state === 'healthy' && !volume.recentlySlow() && free >= 2 && running < Math.max(1, Math.floor((free + volume.inflight) / 2));
 }
 
 function gatedFile(
